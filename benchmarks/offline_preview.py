@@ -1,0 +1,130 @@
+"""Offline preview cost per stack versus its floor (not a test: prints figures).
+
+For each stack a fresh worker process measures, in this order:
+  1. importing the SDKs the stack's resources come from (pulumi, each pulumi_aws submodule, ...);
+  2. the floor's registrations: as many bare `CustomResource`s as the stack has resources, on the
+     same mock runtime and recording harness;
+  3. the real program on that runtime (its own imports, config validation, components).
+floor = (1) + (2); preview = (1) + (3); ratio = preview / floor. The target is ratio <= 1.25.
+Times are the median of several runs of (2) and (3); peak RSS is the worker's maximum.
+
+    python benchmarks/offline_preview.py [--stacks stg prd] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PACKAGES = {"aws": "pulumi_aws", "postgresql": "pulumi_postgresql", "random": "pulumi_random",
+            "datadog": "pulumi_datadog", "pagerduty": "pulumi_pagerduty"}  # fmt: skip
+
+
+def sdk_modules(types: list[str]) -> list[str]:
+    """`aws:ec2/vpc:Vpc` -> `pulumi_aws.ec2`; providers (`pulumi:providers:aws`) -> `pulumi_aws`."""
+    modules = {"pulumi"}
+    for token in types:
+        if token.startswith("pulumi:providers:"):
+            package = PACKAGES.get(token.rsplit(":", 1)[1])
+            if package:
+                modules.add(package)
+            continue
+        package_name, module_path, _ = token.split(":")
+        package = PACKAGES.get(package_name)
+        if package is None:
+            continue
+        module = module_path.split("/")[0]
+        modules.add(package if module == "index" else f"{package}.{module.replace('/', '.')}")
+    return sorted(modules)
+
+
+def worker(stack: str, repeat: int) -> dict[str, float | int | str]:
+    # Discover the stack's resource types in a throwaway process so this one starts cold.
+    types = json.loads(subprocess.run(
+        [sys.executable, __file__, "--discover", stack], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout)  # fmt: skip
+    start = time.perf_counter()
+    for module in sdk_modules(types):
+        importlib.import_module(module)
+    import_seconds = time.perf_counter() - start
+
+    import pulumi
+
+    from tools.mock_runtime import run_program
+    from tools.mocks import PlatformMocks
+    from tools.offline import run_stack
+
+    count = len(types)
+    mocks = PlatformMocks(account_id="123456789012", default_region="ap-northeast-1")
+
+    def bare() -> None:
+        for index in range(count):
+            pulumi.CustomResource("bench:index:Bare", f"bare-{index}", {"value": str(index)})
+
+    bare_times, program_times = [], []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        run_program(bare, project="platform", stack=stack, config={}, secret_keys=[], mocks=mocks)
+        bare_times.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        run = run_stack(stack)
+        program_times.append(time.perf_counter() - t)
+    assert len(run.resources) == count, (len(run.resources), count)
+    floor = import_seconds + statistics.median(bare_times)
+    preview = import_seconds + statistics.median(program_times)
+    return {
+        "stack": stack,
+        "resources": count,
+        "import_s": round(import_seconds, 3),
+        "floor_s": round(floor, 3),
+        "preview_s": round(preview, 3),
+        "ratio": round(preview / floor, 3),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def discover(stack: str) -> None:
+    from tools.offline import run_stack
+
+    print(json.dumps([r.type for r in run_stack(stack).resources]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stacks", nargs="+", default=["stg", "prd"])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--discover", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.discover:
+        discover(args.discover)
+        return
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.repeat)))
+        return
+    header = f"{'stack':6} {'resources':>9} {'imports s':>9} {'floor s':>8} {'preview s':>9} {'ratio':>6} {'peak RSS MiB':>12}"
+    print(header)
+    for stack in args.stacks:
+        out = subprocess.run(
+            [sys.executable, __file__, "--worker", stack, "--repeat", str(args.repeat)],
+            capture_output=True, text=True, check=True, cwd=ROOT,
+        )  # fmt: skip
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        print(
+            f"{r['stack']:6} {r['resources']:>9} {r['import_s']:>9.3f} {r['floor_s']:>8.3f} {r['preview_s']:>9.3f}"
+            f" {r['ratio']:>6.3f} {r['peak_rss_mib']:>12.1f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

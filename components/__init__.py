@@ -1,0 +1,1 @@
+"""ComponentResources and pure planning helpers of the platform program."""

@@ -1,0 +1,19 @@
+"""`platform:general`: who owns the stack and which environment and account it is."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from components.config.base import ConfigModel
+from components.config.profiles import Environment
+
+
+class GeneralConfig(ConfigModel):
+    environment: Environment
+    """`stg` or `prd`; must match the stack name, so a copied stack file cannot target the wrong account."""
+    account_id: str = Field(pattern=r"^\d{12}$")
+    """The AWS account of this environment (12 digits, quoted in YAML); also pinned by aws:allowedAccountIds."""
+    owner: str = Field(min_length=1, pattern=r"^[a-z0-9-]+$")
+    """The owning team, tagged on every resource (`Owner`) and on every monitor (`team:`)."""
+    repository: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+    """`org/repo` of this program: tagged on resources and used by the GitHub OIDC trust policies."""

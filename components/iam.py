@@ -1,0 +1,72 @@
+"""IAM policy documents as JSON: one statement per purpose, scoped to ARNs, keys sorted.
+
+Built with `pulumi.Output.json_dumps` (no `getPolicyDocument` invoke), so a document renders the
+same under mocks and for real, and two runs produce byte-identical JSON (no spurious diffs).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pulumi
+
+Statement = dict[str, Any]
+Conditions = Mapping[str, Mapping[str, Any]]
+
+_SID = re.compile(r"^[A-Za-z0-9]+$")
+VERSION = "2012-10-17"
+
+
+def statement(
+    sid: str,
+    actions: Sequence[str],
+    resources: Sequence[pulumi.Input[str]] | None = None,
+    *,
+    effect: str = "Allow",
+    principals: Mapping[str, Any] | None = None,
+    conditions: Conditions | None = None,
+) -> Statement:
+    """One statement. Rejects a bare `*` or `service:*` action: least privilege is not optional here."""
+    if not _SID.match(sid):
+        raise ValueError(f"Sid {sid!r} must be alphanumeric (IAM rejects other characters)")
+    broad = [a for a in actions if a == "*" or a.endswith(":*")]
+    if broad:
+        raise ValueError(f"statement {sid}: wildcard actions {broad} are not allowed; list the actions")
+    if not actions:
+        raise ValueError(f"statement {sid}: no actions")
+    result: Statement = {"Sid": sid, "Effect": effect, "Action": sorted(set(actions))}
+    if resources is not None:
+        result["Resource"] = list(resources)
+    if principals is not None:
+        result["Principal"] = dict(principals)
+    if conditions:
+        result["Condition"] = {test: dict(values) for test, values in conditions.items()}
+    return result
+
+
+def policy_document(*statements: Statement) -> pulumi.Output[str]:
+    """A policy document whose values may be Outputs (ARNs); keys sorted for stable diffs."""
+    return pulumi.Output.json_dumps({"Version": VERSION, "Statement": list(statements)}, sort_keys=True)
+
+
+def static_policy_document(*statements: Statement) -> str:
+    """Same as policy_document, for documents with no Outputs in them (trust policies)."""
+    return json.dumps({"Version": VERSION, "Statement": list(statements)}, sort_keys=True)
+
+
+def service_trust_policy(service: str, *, source_account: str, source_arn: str | None = None) -> str:
+    """Trust for an AWS service principal, pinned to our account (and source ARN) against confused deputies."""
+    conditions: dict[str, dict[str, Any]] = {"StringEquals": {"aws:SourceAccount": source_account}}
+    if source_arn is not None:
+        conditions["ArnLike"] = {"aws:SourceArn": source_arn}
+    return static_policy_document(
+        statement(
+            "TrustService",
+            ["sts:AssumeRole"],
+            principals={"Service": service},
+            conditions=conditions,
+        )
+    )

@@ -1,0 +1,251 @@
+"""The VPC: three tiers of subnets per AZ, NAT, VPC endpoints and flow logs.
+
+Subnet CIDRs come from the stack config through the pure planner in `subnet_plan`; this component
+only turns the plan into resources. Child names derive from tier and AZ, never from positions, so
+adding an AZ adds resources without replacing any.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.config.network import NetworkConfig
+from components.context import StackContext
+from components.iam import policy_document, service_trust_policy, statement
+from components.subnet_plan import TIERS, SubnetSpec, Tier, plan_subnets
+from components.tags import component_tags
+
+HTTPS = 443
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkArgs:
+    context: StackContext
+    settings: NetworkConfig
+
+
+class Network(pulumi.ComponentResource):
+    """Outputs: `vpc_id`, `vpc_cidr`, `public_subnet_ids`, `app_subnet_ids`, `db_subnet_ids`,
+    `endpoint_security_group_id`, `flow_log_group_name`."""
+
+    def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("platform:network:Network", name, None, opts)
+        self._name = name
+        self._context = ctx = args.context
+        settings = args.settings
+        plan = plan_subnets(settings.vpc_cidr, settings.layout(), ctx.region)
+        self.azs = sorted(settings.azs)
+
+        self.vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=str(settings.vpc_cidr),
+            enable_dns_support=True,
+            enable_dns_hostnames=True,  # interface endpoints with private DNS need both
+            tags=self._tags(ctx.physical_name("vpc")),
+            opts=self._child(),
+        )
+        # The default security group allows all traffic between its members; nothing should use it,
+        # so it is adopted and emptied (Security Hub EC2.2).
+        aws.ec2.DefaultSecurityGroup(
+            f"{name}-default-sg",
+            vpc_id=self.vpc.id,
+            tags=self._tags(ctx.physical_name("default")),
+            opts=self._child(),
+        )
+        self.subnets: dict[str, aws.ec2.Subnet] = {spec.key: self._subnet(spec) for spec in plan}
+        internet_gateway = aws.ec2.InternetGateway(
+            f"{name}-igw", vpc_id=self.vpc.id, tags=self._tags(ctx.physical_name("igw")), opts=self._child()
+        )
+        nat_by_az = self._nat_gateways(settings, internet_gateway)
+        self.route_tables = self._route_tables(internet_gateway, nat_by_az)
+        self.endpoint_security_group = self._endpoints(settings)
+        self.flow_log_group = self._flow_logs(settings)
+
+        self.vpc_id = self.vpc.id
+        self.vpc_cidr = str(settings.vpc_cidr)
+        self.public_subnet_ids = self._subnet_ids("public")
+        self.app_subnet_ids = self._subnet_ids("app")
+        self.db_subnet_ids = self._subnet_ids("db")
+        self.endpoint_security_group_id = self.endpoint_security_group.id
+        self.flow_log_group_name = self.flow_log_group.name
+        self.register_outputs(
+            {
+                "vpc_id": self.vpc_id,
+                "public_subnet_ids": self.public_subnet_ids,
+                "app_subnet_ids": self.app_subnet_ids,
+                "db_subnet_ids": self.db_subnet_ids,
+                "endpoint_security_group_id": self.endpoint_security_group_id,
+            }
+        )
+
+    def _child(self, **kwargs: object) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, **kwargs)  # type: ignore[arg-type]
+
+    def _tags(self, name: str, **extra: str) -> dict[str, str]:
+        return {**component_tags(service="platform", component="network", name=name), **extra}
+
+    def _subnet_ids(self, tier: Tier) -> pulumi.Output[list[str]]:
+        return pulumi.Output.all(*(self.subnets[f"{tier}-{az}"].id for az in self.azs))
+
+    def _subnet(self, spec: SubnetSpec) -> aws.ec2.Subnet:
+        return aws.ec2.Subnet(
+            f"{self._name}-subnet-{spec.key}",
+            vpc_id=self.vpc.id,
+            cidr_block=str(spec.cidr),
+            availability_zone=spec.az,
+            map_public_ip_on_launch=False,  # nothing gets a public IP by accident, even in public subnets
+            tags=self._tags(self._context.physical_name(spec.tier, spec.az), Tier=spec.tier),
+            opts=self._child(),
+        )
+
+    def _nat_gateways(
+        self, settings: NetworkConfig, internet_gateway: aws.ec2.InternetGateway
+    ) -> dict[str, aws.ec2.NatGateway]:
+        """AZ -> the NAT gateway its app tier routes through (one shared, or one per AZ)."""
+        nat_azs = self.azs if settings.nat_gateways == "perAz" else self.azs[:1]
+        gateways = {}
+        for az in nat_azs:
+            eip = aws.ec2.Eip(
+                f"{self._name}-nat-eip-{az}",
+                domain="vpc",
+                tags=self._tags(self._context.physical_name("nat", az)),
+                opts=self._child(depends_on=[internet_gateway]),
+            )
+            gateways[az] = aws.ec2.NatGateway(
+                f"{self._name}-nat-{az}",
+                allocation_id=eip.allocation_id,
+                subnet_id=self.subnets[f"public-{az}"].id,
+                tags=self._tags(self._context.physical_name("nat", az)),
+                opts=self._child(depends_on=[internet_gateway]),
+            )
+        return {az: gateways.get(az, gateways[nat_azs[0]]) for az in self.azs}
+
+    def _route_tables(
+        self, internet_gateway: aws.ec2.InternetGateway, nat_by_az: dict[str, aws.ec2.NatGateway]
+    ) -> dict[str, aws.ec2.RouteTable]:
+        """One route table per AZ and tier: public -> internet gateway, app -> NAT, db -> nothing."""
+        tables = {}
+        for tier in TIERS:
+            for az in self.azs:
+                key = f"{tier}-{az}"
+                table = aws.ec2.RouteTable(
+                    f"{self._name}-rt-{key}",
+                    vpc_id=self.vpc.id,
+                    tags=self._tags(self._context.physical_name(tier, az), Tier=tier),
+                    opts=self._child(),
+                )
+                aws.ec2.RouteTableAssociation(
+                    f"{self._name}-rta-{key}",
+                    subnet_id=self.subnets[key].id,
+                    route_table_id=table.id,
+                    opts=self._child(),
+                )
+                if tier == "public":
+                    aws.ec2.Route(
+                        f"{self._name}-route-{key}-internet",
+                        route_table_id=table.id,
+                        destination_cidr_block="0.0.0.0/0",
+                        gateway_id=internet_gateway.id,
+                        opts=self._child(),
+                    )
+                elif tier == "app":
+                    aws.ec2.Route(
+                        f"{self._name}-route-{key}-nat",
+                        route_table_id=table.id,
+                        destination_cidr_block="0.0.0.0/0",
+                        nat_gateway_id=nat_by_az[az].id,
+                        opts=self._child(),
+                    )
+                tables[key] = table
+        return tables
+
+    def _endpoints(self, settings: NetworkConfig) -> aws.ec2.SecurityGroup:
+        region = self._context.region
+        aws.ec2.VpcEndpoint(
+            f"{self._name}-endpoint-s3",
+            vpc_id=self.vpc.id,
+            service_name=f"com.amazonaws.{region}.s3",
+            vpc_endpoint_type="Gateway",
+            route_table_ids=[self.route_tables[f"app-{az}"].id for az in self.azs],
+            tags=self._tags(self._context.physical_name("s3")),
+            opts=self._child(),
+        )
+        group = aws.ec2.SecurityGroup(
+            f"{self._name}-endpoints-sg",
+            vpc_id=self.vpc.id,
+            description="Interface VPC endpoints: HTTPS from inside the VPC only",
+            tags=self._tags(self._context.physical_name("endpoints")),
+            opts=self._child(),
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{self._name}-endpoints-https-from-vpc",
+            security_group_id=group.id,
+            description="HTTPS from the VPC",
+            ip_protocol="tcp",
+            from_port=HTTPS,
+            to_port=HTTPS,
+            cidr_ipv4=str(settings.vpc_cidr),
+            opts=self._child(),
+        )
+        for service in settings.interface_endpoints:
+            aws.ec2.VpcEndpoint(
+                f"{self._name}-endpoint-{service.replace('.', '-')}",
+                vpc_id=self.vpc.id,
+                service_name=f"com.amazonaws.{region}.{service}",
+                vpc_endpoint_type="Interface",
+                private_dns_enabled=True,
+                subnet_ids=[self.subnets[f"app-{az}"].id for az in self.azs],
+                security_group_ids=[group.id],
+                tags=self._tags(self._context.physical_name(service.replace(".", "-"))),
+                opts=self._child(),
+            )
+        return group
+
+    def _flow_logs(self, settings: NetworkConfig) -> aws.cloudwatch.LogGroup:
+        ctx = self._context
+        log_group = aws.cloudwatch.LogGroup(
+            f"{self._name}-flow-logs",
+            name=f"/platform/{ctx.environment}/vpc-flow-logs",
+            retention_in_days=settings.flow_log_retention_days,
+            tags=self._tags(ctx.physical_name("flow-logs")),
+            opts=self._child(),
+        )
+        role = aws.iam.Role(
+            f"{self._name}-flow-logs-role",
+            assume_role_policy=service_trust_policy(
+                "vpc-flow-logs.amazonaws.com",
+                source_account=ctx.account_id,
+                source_arn=ctx.arn("ec2", "vpc-flow-log/*"),
+            ),
+            tags=self._tags(ctx.physical_name("flow-logs")),
+            opts=self._child(),
+        )
+        aws.iam.RolePolicy(
+            f"{self._name}-flow-logs-delivery",
+            role=role.id,
+            policy=policy_document(
+                statement(
+                    "DeliverToFlowLogGroup",
+                    ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                    [log_group.arn, log_group.arn.apply(lambda arn: f"{arn}:*")],
+                ),
+                # Delivery checks that the group exists; DescribeLogGroups cannot be scoped to one group.
+                statement("FindLogGroups", ["logs:DescribeLogGroups"], [ctx.arn("logs", "log-group:*")]),
+            ),
+            opts=self._child(),
+        )
+        aws.ec2.FlowLog(
+            f"{self._name}-flow-log",
+            vpc_id=self.vpc.id,
+            traffic_type="ALL",
+            log_destination_type="cloud-watch-logs",
+            log_destination=log_group.arn,
+            iam_role_arn=role.arn,
+            max_aggregation_interval=60,
+            tags=self._tags(ctx.physical_name("vpc")),
+            opts=self._child(),
+        )
+        return log_group

@@ -1,0 +1,48 @@
+"""IAM documents: sorted, scoped, and wildcard actions refused at build time."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.iam import service_trust_policy, statement, static_policy_document
+
+
+def test_statement_sorts_and_dedupes_actions() -> None:
+    built = statement("Read", ["s3:GetObject", "s3:GetObject", "s3:GetBucketLocation"], ["arn:aws:s3:::b/*"])
+    assert built["Action"] == ["s3:GetBucketLocation", "s3:GetObject"]
+
+
+@pytest.mark.parametrize("action", ["*", "s3:*"])
+def test_wildcard_actions_are_refused(action: str) -> None:
+    with pytest.raises(ValueError, match="wildcard actions"):
+        statement("All", [action], ["*"])
+
+
+@pytest.mark.parametrize("sid", ["has-dash", "has space", ""])
+def test_sid_must_be_alphanumeric(sid: str) -> None:
+    with pytest.raises(ValueError, match="alphanumeric"):
+        statement(sid, ["s3:GetObject"], ["arn:aws:s3:::b/*"])
+
+
+def test_documents_are_byte_stable() -> None:
+    one = static_policy_document(
+        statement("B", ["sqs:SendMessage"], ["arn:q"]), statement("A", ["sqs:ReceiveMessage"], ["arn:q"])
+    )
+    assert one == static_policy_document(
+        statement("B", ["sqs:SendMessage"], ["arn:q"]), statement("A", ["sqs:ReceiveMessage"], ["arn:q"])
+    )
+    assert list(json.loads(one)) == ["Statement", "Version"]
+
+
+def test_service_trust_is_pinned_to_the_account() -> None:
+    trust = json.loads(
+        service_trust_policy("states.amazonaws.com", source_account="123456789012", source_arn="arn:aws:states:*")
+    )
+    (stmt,) = trust["Statement"]
+    assert stmt["Principal"] == {"Service": "states.amazonaws.com"}
+    assert stmt["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+        "ArnLike": {"aws:SourceArn": "arn:aws:states:*"},
+    }

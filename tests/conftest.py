@@ -1,0 +1,76 @@
+"""Shared fixtures: each stack runs once per test session on the mock runtime; tests assert on it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tools.mock_runtime import ProgramRun
+from tools.offline import PROJECT_DIR, run_stack
+from tools.stack_config import StackConfig, load_stack_config
+
+STACKS = ("stg", "prd")
+_RUNS: dict[str, ProgramRun] = {}
+
+
+def stack_run(stack: str) -> ProgramRun:
+    """The whole program for `stack`, run once per process and shared by every test."""
+    if stack not in _RUNS:
+        _RUNS[stack] = run_stack(stack)
+    return _RUNS[stack]
+
+
+@pytest.fixture(params=STACKS)
+def platform(request: pytest.FixtureRequest) -> ProgramRun:
+    return stack_run(request.param)
+
+
+@pytest.fixture
+def stg() -> ProgramRun:
+    return stack_run("stg")
+
+
+@pytest.fixture
+def prd() -> ProgramRun:
+    return stack_run("prd")
+
+
+@pytest.fixture
+def stack_values() -> Callable[[str], dict[str, str]]:
+    """A fresh copy of a real stack file's config map, to break in a test."""
+
+    def load(stack: str) -> dict[str, str]:
+        return dict(load_stack_config(PROJECT_DIR, stack).values)
+
+    return load
+
+
+def with_area(values: dict[str, str], key: str, change: Callable[[dict[str, Any]], None]) -> dict[str, str]:
+    """`values` with the JSON object at `key` changed in place by `change`."""
+    area = json.loads(values[key])
+    change(area)
+    return {**values, key: json.dumps(area)}
+
+
+def policy_of(resource_inputs: dict[str, Any], key: str = "policy") -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(resource_inputs[key])
+    return document
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    """A copy of the project (program, components, stack files) to run with edited stack files."""
+    import shutil
+
+    for item in ("Pulumi.yaml", "Pulumi.stg.yaml", "Pulumi.prd.yaml", "__main__.py"):
+        shutil.copy(PROJECT_DIR / item, tmp_path / item)
+    shutil.copytree(PROJECT_DIR / "components", tmp_path / "components", ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp_path
+
+
+def stack_config(project_dir: Path, stack: str) -> StackConfig:
+    return load_stack_config(project_dir, stack)

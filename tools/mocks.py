@@ -1,0 +1,91 @@
+"""What the offline run pretends AWS returned: deterministic ids, ARNs and computed attributes.
+
+Ids and ARNs derive from the logical name, region and account only, so two runs agree byte for byte.
+Invokes are refused with the token's name: the program computes or configures what it needs, and a
+new invoke must be implemented here consciously rather than silently return nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pulumi
+
+Outputs = dict[str, Any]
+Computed = Callable[["ResourceFacts"], Outputs]
+
+
+class UnmockedInvokeError(RuntimeError):
+    pass
+
+
+class ResourceFacts:
+    """What a computed-attribute function may use to invent outputs."""
+
+    def __init__(self, *, typ: str, name: str, inputs: dict[str, Any], region: str, account_id: str) -> None:
+        self.typ = typ
+        self.name = name
+        self.inputs = inputs
+        self.region = region
+        self.account_id = account_id
+
+    @property
+    def physical(self) -> str:
+        """The name AWS would know it by: the explicit name input, else the logical name (no random suffix)."""
+        return str(self.inputs.get("name") or self.name)
+
+    def arn(self, service: str, resource: str, *, global_: bool = False) -> str:
+        return f"arn:aws:{service}:{'' if global_ else self.region}:{self.account_id}:{resource}"
+
+
+def _generic_arn(facts: ResourceFacts) -> str:
+    module, _, rest = facts.typ.removeprefix("aws:").partition("/")
+    kind = rest.split(":")[0].lower()
+    return facts.arn(module, f"{kind}/{facts.physical}")
+
+
+COMPUTED: dict[str, Computed] = {
+    "aws:cloudwatch/logGroup:LogGroup": lambda f: {"arn": f.arn("logs", f"log-group:{f.physical}")},
+    "aws:iam/role:Role": lambda f: {
+        "arn": f.arn("iam", f"role/{f.physical}", global_=True),
+        "name": f.physical,
+    },
+    "aws:iam/policy:Policy": lambda f: {"arn": f.arn("iam", f"policy/{f.physical}", global_=True)},
+    "aws:ec2/eip:Eip": lambda f: {"allocationId": f"eipalloc-{f.name}", "publicIp": "203.0.113.10"},
+}
+"""Type token -> attributes the real provider computes that the program reads."""
+
+
+class PlatformMocks(pulumi.runtime.Mocks):
+    def __init__(self, *, account_id: str, default_region: str) -> None:
+        self.account_id = account_id
+        self.default_region = default_region
+        self._provider_regions: dict[str, str] = {}
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        resource_id = args.resource_id or f"{args.name}-id"
+        outputs = dict(args.inputs)
+        if args.typ.startswith("pulumi:providers:"):
+            self._provider_regions[resource_id] = str(args.inputs.get("region") or self.default_region)
+            return resource_id, outputs
+        if not args.custom and args.custom is not None:
+            return resource_id, outputs
+        provider_id = args.provider.rsplit("::", 1)[-1] if args.provider else ""
+        region = str(args.inputs.get("region") or self._provider_regions.get(provider_id, self.default_region))
+        facts = ResourceFacts(typ=args.typ, name=args.name, inputs=outputs, region=region, account_id=self.account_id)
+        computed = COMPUTED.get(args.typ)
+        extra = computed(facts) if computed else {}
+        for key, value in extra.items():
+            outputs.setdefault(key, value)
+        if args.typ.startswith("aws:"):
+            outputs.setdefault("arn", _generic_arn(facts))
+            outputs.setdefault("region", region)
+        outputs.setdefault("name", facts.physical)
+        return resource_id, outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        raise UnmockedInvokeError(
+            f"invoke {args.token} is not implemented offline (tools/mocks.py); "
+            "compute or configure the value instead, or add a deterministic answer for it"
+        )
