@@ -15,3 +15,10 @@ pulumi.export("publicSubnetIds", platform.network.public_subnet_ids)
 pulumi.export("appSubnetIds", platform.network.app_subnet_ids)
 pulumi.export("dbSubnetIds", platform.network.db_subnet_ids)
 pulumi.export("endpointSecurityGroupId", platform.network.endpoint_security_group_id)
+pulumi.export(
+    "databases",
+    {
+        name: {"identifier": db.identifier, "address": db.address, "secrets": db.secret_arns}
+        for name, db in platform.databases.items()
+    },
+)

@@ -6,7 +6,10 @@ For each stack a fresh worker process measures, in this order:
      same mock runtime and recording harness;
   3. the real program on that runtime (its own imports, config validation, components).
 floor = (1) + (2); preview = (1) + (3); ratio = preview / floor. The target is ratio <= 1.25.
-Times are the median of several runs of (2) and (3); peak RSS is the worker's maximum.
+A fourth figure separates the SDK's cost from the program's own: (4) replays the same registrations
+(same types, inputs, and the declared output properties each SDK class registers) without the
+program; `own` = preview / ((1) + (4)) is what config validation, planning and components add.
+Times are the median of several runs of (2), (3) and (4); peak RSS is the worker's maximum.
 
     python benchmarks/offline_preview.py [--stacks stg prd] [--repeat 3]
 """
@@ -71,7 +74,19 @@ def worker(stack: str, repeat: int) -> dict[str, float | int | str]:
         for index in range(count):
             pulumi.CustomResource("bench:index:Bare", f"bare-{index}", {"value": str(index)})
 
-    bare_times, program_times = [], []
+    recorded = run_stack(stack).resources
+
+    def replay() -> None:
+        for resource in recorded:
+            props = {**dict.fromkeys(_declared_outputs(resource.type)), **resource.inputs}
+            if resource.type.startswith("pulumi:providers:"):
+                pulumi.ProviderResource(resource.type.rsplit(":", 1)[1], resource.name, props)
+            elif resource.custom:
+                pulumi.CustomResource(resource.type, resource.name, props)
+            else:
+                pulumi.ComponentResource(resource.type, resource.name, None)
+
+    bare_times, program_times, replay_times = [], [], []
     for _ in range(repeat):
         t = time.perf_counter()
         run_program(bare, project="platform", stack=stack, config={}, secret_keys=[], mocks=mocks)
@@ -79,9 +94,13 @@ def worker(stack: str, repeat: int) -> dict[str, float | int | str]:
         t = time.perf_counter()
         run = run_stack(stack)
         program_times.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        run_program(replay, project="platform", stack=stack, config={}, secret_keys=[], mocks=mocks)
+        replay_times.append(time.perf_counter() - t)
     assert len(run.resources) == count, (len(run.resources), count)
     floor = import_seconds + statistics.median(bare_times)
     preview = import_seconds + statistics.median(program_times)
+    replayed = import_seconds + statistics.median(replay_times)
     return {
         "stack": stack,
         "resources": count,
@@ -89,8 +108,22 @@ def worker(stack: str, repeat: int) -> dict[str, float | int | str]:
         "floor_s": round(floor, 3),
         "preview_s": round(preview, 3),
         "ratio": round(preview / floor, 3),
+        "own": round(preview / replayed, 3),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
+
+
+def _declared_outputs(type_token: str) -> list[str]:
+    """The output properties an SDK class registers as None (what makes a typed resource heavier)."""
+    package_name, module_path, class_name = type_token.split(":")
+    package = PACKAGES.get(package_name if package_name != "pulumi" else class_name)
+    if package is None:
+        return []
+    module = package if package_name == "pulumi" or module_path.startswith("index") else f"{package}.{module_path.split('/')[0]}"
+    cls = getattr(importlib.import_module(module), "Provider" if package_name == "pulumi" else class_name, None)
+    if cls is None:
+        return []
+    return [name for name, value in vars(cls).items() if isinstance(value, property) and not name.startswith("_")]
 
 
 def discover(stack: str) -> None:
@@ -112,8 +145,8 @@ def main() -> None:
     if args.worker:
         print(json.dumps(worker(args.worker, args.repeat)))
         return
-    header = f"{'stack':6} {'resources':>9} {'imports s':>9} {'floor s':>8} {'preview s':>9} {'ratio':>6} {'peak RSS MiB':>12}"
-    print(header)
+    columns = ("resources", "imports s", "floor s", "preview s", "ratio", "own", "peak RSS MiB")
+    print(f"{'stack':6} " + " ".join(f"{c:>9}" for c in columns))
     for stack in args.stacks:
         out = subprocess.run(
             [sys.executable, __file__, "--worker", stack, "--repeat", str(args.repeat)],
@@ -121,8 +154,8 @@ def main() -> None:
         )  # fmt: skip
         r = json.loads(out.stdout.strip().splitlines()[-1])
         print(
-            f"{r['stack']:6} {r['resources']:>9} {r['import_s']:>9.3f} {r['floor_s']:>8.3f} {r['preview_s']:>9.3f}"
-            f" {r['ratio']:>6.3f} {r['peak_rss_mib']:>12.1f}"
+            f"{r['stack']:6} {r['resources']:>9} {r['import_s']:>9.3f} {r['floor_s']:>9.3f} {r['preview_s']:>9.3f}"
+            f" {r['ratio']:>9.3f} {r['own']:>9.3f} {r['peak_rss_mib']:>9.1f}"
         )
 
 

@@ -10,6 +10,7 @@ import pulumi
 
 from components.config import PlatformConfig
 from components.context import StackContext
+from components.database import Database, DatabaseArgs
 from components.network import Network, NetworkArgs
 from components.providers import aws_provider
 
@@ -24,5 +25,18 @@ class Platform(pulumi.ComponentResource):
         primary = pulumi.ResourceOptions(parent=self, providers={"aws": self.aws})
 
         self.network = Network("network", NetworkArgs(context=ctx, settings=config.network), opts=primary)
+        self.databases = {
+            name: Database(
+                name,
+                DatabaseArgs(
+                    context=ctx,
+                    settings=settings,
+                    vpc_id=self.network.vpc_id,
+                    db_subnet_ids=self.network.db_subnet_ids,
+                ),
+                opts=primary,
+            )
+            for name, settings in sorted(config.databases.items())
+        }
 
         self.register_outputs({"vpc_id": self.network.vpc_id})

@@ -74,3 +74,20 @@ def project_copy(tmp_path: Path) -> Path:
 
 def stack_config(project_dir: Path, stack: str) -> StackConfig:
     return load_stack_config(project_dir, stack)
+
+
+def run_component(build: Callable[[], None], *, stack: str = "stg") -> ProgramRun:
+    """Run `build` (which creates components directly) on the mock runtime with the stack's account."""
+    from tools.mock_runtime import run_program
+    from tools.mocks import PlatformMocks
+
+    account = {"stg": "210987654321", "prd": "123456789012"}[stack]
+    mocks = PlatformMocks(account_id=account, default_region="ap-northeast-1")
+    return run_program(build, project="platform", stack=stack, config={}, secret_keys=[], mocks=mocks)
+
+
+def platform_config(stack: str) -> Any:
+    """The validated PlatformConfig of a real stack file."""
+    from components.config import load_platform_config
+
+    return load_platform_config(load_stack_config(PROJECT_DIR, stack).values, stack=stack)

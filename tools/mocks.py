@@ -7,6 +7,7 @@ new invoke must be implemented here consciously rather than silently return noth
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -45,7 +46,29 @@ def _generic_arn(facts: ResourceFacts) -> str:
     return facts.arn(module, f"{kind}/{facts.physical}")
 
 
+def _rds_instance(f: ResourceFacts) -> Outputs:
+    identifier = f.inputs.get("identifier") or f.name
+    address = f"{identifier}.cxmockdb.{f.region}.rds.amazonaws.com"
+    return {
+        "address": address,
+        "endpoint": f"{address}:{int(f.inputs.get('port') or 5432)}",
+        "arn": f.arn("rds", f"db:{identifier}"),
+        "resourceId": f"db-{identifier.upper().replace('-', '')}",
+        "masterUserSecrets": [
+            {
+                "secretArn": f.arn("secretsmanager", f"secret:rds!db-{identifier}-Mock01"),
+                "kmsKeyId": f.inputs.get("masterUserSecretKmsKeyId"),
+                "secretStatus": "active",
+            }
+        ],
+    }
+
+
 COMPUTED: dict[str, Computed] = {
+    "aws:rds/instance:Instance": _rds_instance,
+    "aws:kms/key:Key": lambda f: {"arn": f.arn("kms", f"key/mock-{f.name}"), "keyId": f"mock-{f.name}"},
+    "aws:secretsmanager/secret:Secret": lambda f: {"arn": f.arn("secretsmanager", f"secret:{f.physical}-Mock01")},
+    "random:index/randomPassword:RandomPassword": lambda f: {"result": f"offline-password-{f.name}"},
     "aws:cloudwatch/logGroup:LogGroup": lambda f: {"arn": f.arn("logs", f"log-group:{f.physical}")},
     "aws:iam/role:Role": lambda f: {
         "arn": f.arn("iam", f"role/{f.physical}", global_=True),
@@ -55,6 +78,24 @@ COMPUTED: dict[str, Computed] = {
     "aws:ec2/eip:Eip": lambda f: {"allocationId": f"eipalloc-{f.name}", "publicIp": "203.0.113.10"},
 }
 """Type token -> attributes the real provider computes that the program reads."""
+
+
+def _secret_version(args: dict[str, Any]) -> Outputs:
+    """The RDS-managed master secret: username and a placeholder password (secret in the program)."""
+    secret_id = str(args.get("secretId"))
+    return {
+        "arn": secret_id,
+        "id": secret_id,
+        "secretId": secret_id,
+        "versionId": "mock-version",
+        "secretString": json.dumps({"password": "offline-master-password", "username": "platform_admin"}),
+    }
+
+
+INVOKES: dict[str, Callable[[dict[str, Any]], Outputs]] = {
+    "aws:secretsmanager/getSecretVersion:getSecretVersion": _secret_version,
+}
+"""Invoke token -> deterministic answer. Anything else is refused with the token's name."""
 
 
 class PlatformMocks(pulumi.runtime.Mocks):
@@ -84,7 +125,12 @@ class PlatformMocks(pulumi.runtime.Mocks):
         outputs.setdefault("name", facts.physical)
         return resource_id, outputs
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
+        # The SDK's annotation says (dict, failures), but a (dict, None) pair breaks its MockMonitor:
+        # it iterates the failures. A plain dict is the success form it handles.
+        answer = INVOKES.get(args.token)
+        if answer is not None:
+            return answer(args.args)
         raise UnmockedInvokeError(
             f"invoke {args.token} is not implemented offline (tools/mocks.py); "
             "compute or configure the value instead, or add a deterministic answer for it"

@@ -13,9 +13,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, get_args, get_origin
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from components.config.base import ConfigError, ConfigIssue, ConfigModel, key_path
+from components.config.base import ConfigError, ConfigIssue, key_path
+from components.config.databases import DatabaseConfig, DatabasesConfig
 from components.config.general import GeneralConfig
 from components.config.network import NetworkConfig
 from components.config.profiles import PROFILES, EnvironmentProfile
@@ -25,11 +26,14 @@ __all__ = ["ConfigError", "ConfigIssue", "PlatformConfig", "load_platform_config
 
 NAMESPACE = "platform"
 
-AREA_MODELS: dict[str, type[ConfigModel]] = {
+AREA_MODELS: dict[str, Any] = {
     "general": GeneralConfig,
     "network": NetworkConfig,
+    "databases": DatabasesConfig,
 }
+"""Area -> its type (a model, or a map of models)."""
 REQUIRED_AREAS: tuple[str, ...] = ("general", "network")
+_ADAPTERS: dict[str, TypeAdapter[Any]] = {area: TypeAdapter(model) for area, model in AREA_MODELS.items()}
 
 SECRET_KEYS: frozenset[str] = frozenset()
 """`platform:` keys holding secure values. The program reads them with `require_secret`, never here."""
@@ -42,6 +46,7 @@ class PlatformConfig:
     region: str
     general: GeneralConfig
     network: NetworkConfig
+    databases: dict[str, DatabaseConfig]
 
     @property
     def profile(self) -> EnvironmentProfile:
@@ -62,7 +67,56 @@ def _check_network(config: PlatformConfig) -> list[ConfigIssue]:
     return [ConfigIssue(key_path(prefix, *p.parts), p.message) for p in problems]
 
 
-CHECKS: list[Check] = [_check_network]
+def _check_databases(config: PlatformConfig) -> list[ConfigIssue]:
+    issues = []
+    for name, db in config.databases.items():
+        at = f"{NAMESPACE}:databases.{name}"
+        if db.max_allocated_storage_gb < db.allocated_storage_gb:
+            issues.append(
+                ConfigIssue(
+                    f"{at}.maxAllocatedStorageGb",
+                    f"{db.max_allocated_storage_gb} is below allocatedStorageGb {db.allocated_storage_gb}",
+                )
+            )
+        minimum = config.profile.min_backup_retention_days
+        if db.backup_retention_days < minimum:
+            issues.append(
+                ConfigIssue(
+                    f"{at}.backupRetentionDays",
+                    f"{db.backup_retention_days} days is below the {config.environment} minimum of {minimum}"
+                    + ("; production databases must keep automated backups" if config.environment == "prd" else ""),
+                )
+            )
+        seen: dict[str, int] = {}
+        known_schemas = {"public", *db.schemas}
+        for index, user in enumerate(db.users):
+            if user.name in seen:
+                issues.append(
+                    ConfigIssue(
+                        f"{at}.users[{index}].name",
+                        f"user {user.name!r} is defined twice (also users[{seen[user.name]}])",
+                    )
+                )
+            seen.setdefault(user.name, index)
+            issues.extend(
+                ConfigIssue(
+                    f"{at}.users[{index}].schemas",
+                    f"unknown schema {schema!r}; {at}.schemas has: {', '.join(sorted(known_schemas))}",
+                )
+                for schema in user.schemas
+                if schema not in known_schemas
+            )
+        owners = [user.name for user in db.users if user.role == "owner"]
+        if len(owners) != 1:
+            issues.append(
+                ConfigIssue(
+                    f"{at}.users", f"needs exactly one user with role 'owner' (the migrator), found {owners or 'none'}"
+                )
+            )
+    return issues
+
+
+CHECKS: list[Check] = [_check_network, _check_databases]
 """Rules across fields or areas, run once every area has parsed."""
 
 
@@ -82,14 +136,14 @@ def load_platform_config(values: Mapping[str, str], *, stack: str | None = None)
 
     if issues or region is None or not isinstance(general, GeneralConfig):
         raise ConfigError(issues)
-    config = PlatformConfig(region=region, general=general, **areas)  # type: ignore[arg-type]
+    config = PlatformConfig(region=region, general=general, **areas)
     issues = [issue for check in CHECKS for issue in check(config)]
     if issues:
         raise ConfigError(issues)
     return config
 
 
-def _profile(values: Mapping[str, str], general: ConfigModel | None, stack: str | None) -> EnvironmentProfile | None:
+def _profile(values: Mapping[str, str], general: object, stack: str | None) -> EnvironmentProfile | None:
     """The environment's defaults; when `general` itself is broken, the stack's, so that other areas
     are still checked without reporting defaults as missing."""
     if isinstance(general, GeneralConfig):
@@ -109,13 +163,14 @@ def _unknown_keys(values: Mapping[str, str]) -> list[ConfigIssue]:
 
 def _parse_area(
     values: Mapping[str, str], area: str, profile: EnvironmentProfile | None, issues: list[ConfigIssue]
-) -> ConfigModel | None:
+) -> Any:
     key = f"{NAMESPACE}:{area}"
     raw = values.get(key)
     if raw is None:
         if area in REQUIRED_AREAS:
             issues.append(ConfigIssue(key, "required key is missing"))
-        return None
+            return None
+        return _ADAPTERS[area].validate_python({}, context={"profile": profile})
     try:
         data = json.loads(raw)
     except json.JSONDecodeError:
@@ -123,11 +178,10 @@ def _parse_area(
     if not isinstance(data, dict):
         issues.append(ConfigIssue(key, f"must be an object, got {type(data).__name__}"))
         return None
-    model = AREA_MODELS[area]
     try:
-        return model.model_validate(data, context={"profile": profile})
+        return _ADAPTERS[area].validate_python(data, context={"profile": profile})
     except ValidationError as error:
-        issues.extend(_issues_from_pydantic(key, model, error))
+        issues.extend(_issues_from_pydantic(key, AREA_MODELS[area], error))
         return None
 
 
@@ -157,10 +211,10 @@ def _check_account_and_stack(values: Mapping[str, str], general: GeneralConfig, 
     return issues
 
 
-def _issues_from_pydantic(prefix: str, model: type[BaseModel], error: ValidationError) -> list[ConfigIssue]:
+def _issues_from_pydantic(prefix: str, model: Any, error: ValidationError) -> list[ConfigIssue]:
     issues = []
     for detail in error.errors():
-        loc = tuple(str(part) for part in detail["loc"])
+        loc = tuple(str(part) for part in detail["loc"] if part != "[key]")
         kind = detail["type"]
         if kind == "extra_forbidden":
             allowed = _allowed_keys(model, loc[:-1])
@@ -176,7 +230,7 @@ def _issues_from_pydantic(prefix: str, model: type[BaseModel], error: Validation
     return issues
 
 
-def _allowed_keys(model: type[BaseModel], loc: tuple[str, ...]) -> list[str]:
+def _allowed_keys(model: Any, loc: tuple[str, ...]) -> list[str]:
     """The keys a model accepts at `loc`, by walking field annotations (models, dicts, optionals)."""
     current: Any = model
     for part in loc:
@@ -196,6 +250,8 @@ def _descend(annotation: Any, part: str) -> Any:
         return None
     if get_origin(annotation) is dict:
         return _unwrap_optional(get_args(annotation)[1])
+    if get_origin(annotation) is tuple and part.isdigit():
+        return _unwrap_optional(get_args(annotation)[0])
     return None
 
 

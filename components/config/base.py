@@ -59,8 +59,12 @@ class ConfigError(ValueError):
 
 
 def key_path(prefix: str, *parts: object) -> str:
-    """`key_path("platform:network", "azs", "ap-northeast-1a")` -> `platform:network.azs.ap-northeast-1a`."""
-    return ".".join([prefix, *(str(part) for part in parts)])
+    """`key_path("platform:databases", "app", "users", 2)` -> `platform:databases.app.users[2]`."""
+    path = prefix
+    for part in parts:
+        text = str(part)
+        path += f"[{text}]" if text.isdigit() else f".{text}"
+    return path
 
 
 def _cidr_text(value: Any) -> Any:
