@@ -3,11 +3,12 @@
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from components.config import load_platform_config
-from components.platform import Platform
+from components.config import NAMESPACE, load_platform_config
+from components.platform import Platform, PlatformSecrets
 
 config = load_platform_config(runtime_config.CONFIG.get(), stack=pulumi.get_stack())
-platform = Platform("platform", config)
+secure = pulumi.Config(NAMESPACE)
+platform = Platform("platform", config, PlatformSecrets(datadog_api_key=secure.require_secret("datadogApiKey")))
 
 pulumi.export("environment", config.environment)
 pulumi.export("vpcId", platform.network.vpc_id)
@@ -21,4 +22,9 @@ pulumi.export(
         name: {"identifier": db.identifier, "address": db.address, "secrets": db.secret_arns}
         for name, db in platform.databases.items()
     },
+)
+pulumi.export("loadBalancerDnsName", platform.cluster.alb_dns_name)
+pulumi.export(
+    "apps",
+    {name: {"service": app.service_name, "repository": app.repository_url} for name, app in platform.apps.items()},
 )

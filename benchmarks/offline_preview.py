@@ -77,14 +77,14 @@ def worker(stack: str, repeat: int) -> dict[str, float | int | str]:
     recorded = run_stack(stack).resources
 
     def replay() -> None:
-        for resource in recorded:
-            props = {**dict.fromkeys(_declared_outputs(resource.type)), **resource.inputs}
-            if resource.type.startswith("pulumi:providers:"):
-                pulumi.ProviderResource(resource.type.rsplit(":", 1)[1], resource.name, props)
-            elif resource.custom:
-                pulumi.CustomResource(resource.type, resource.name, props)
+        for registered in recorded:
+            props = {**dict.fromkeys(_declared_outputs(registered.type)), **registered.inputs}
+            if registered.type.startswith("pulumi:providers:"):
+                pulumi.ProviderResource(registered.type.rsplit(":", 1)[1], registered.name, props)
+            elif registered.custom:
+                pulumi.CustomResource(registered.type, registered.name, props)
             else:
-                pulumi.ComponentResource(resource.type, resource.name, None)
+                pulumi.ComponentResource(registered.type, registered.name, None)
 
     bare_times, program_times, replay_times = [], [], []
     for _ in range(repeat):
@@ -119,7 +119,11 @@ def _declared_outputs(type_token: str) -> list[str]:
     package = PACKAGES.get(package_name if package_name != "pulumi" else class_name)
     if package is None:
         return []
-    module = package if package_name == "pulumi" or module_path.startswith("index") else f"{package}.{module_path.split('/')[0]}"
+    module = (
+        package
+        if package_name == "pulumi" or module_path.startswith("index")
+        else f"{package}.{module_path.split('/')[0]}"
+    )
     cls = getattr(importlib.import_module(module), "Provider" if package_name == "pulumi" else class_name, None)
     if cls is None:
         return []

@@ -29,11 +29,12 @@ def statement(
     principals: Mapping[str, Any] | None = None,
     conditions: Conditions | None = None,
 ) -> Statement:
-    """One statement. Rejects a bare `*` or `service:*` action: least privilege is not optional here."""
+    """One statement. An Allow with a bare `*` or `service:*` action is refused: least privilege is not
+    optional here. (A Deny may be broad: denying more is the safe direction.)"""
     if not _SID.match(sid):
         raise ValueError(f"Sid {sid!r} must be alphanumeric (IAM rejects other characters)")
     broad = [a for a in actions if a == "*" or a.endswith(":*")]
-    if broad:
+    if broad and effect == "Allow":
         raise ValueError(f"statement {sid}: wildcard actions {broad} are not allowed; list the actions")
     if not actions:
         raise ValueError(f"statement {sid}: no actions")

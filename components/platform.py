@@ -6,37 +6,116 @@ outputs and small interfaces it needs (subnet ids, security group ids, secret AR
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 
+from components.cluster import Cluster, ClusterArgs
 from components.config import PlatformConfig
+from components.config.apps import AppConfig, SecretSource
 from components.context import StackContext
 from components.database import Database, DatabaseArgs
+from components.ecs_app import ContainerSecret, EcsApp, EcsAppArgs, ImageRef
 from components.network import Network, NetworkArgs
 from components.providers import aws_provider
+from components.secrets import SecretRef
+
+
+@dataclass(frozen=True)
+class PlatformSecrets:
+    """Secure stack config, read by the program with `require_secret` and handed in here."""
+
+    datadog_api_key: pulumi.Input[str]
 
 
 class Platform(pulumi.ComponentResource):
-    def __init__(self, name: str, config: PlatformConfig, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, config: PlatformConfig, secrets: PlatformSecrets, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("platform:index:Platform", name, None, opts)
+        self.config = config
         self.context = ctx = StackContext.from_config(config)
         self.aws = aws_provider(
             f"{name}-aws", region=ctx.region, general=config.general, opts=pulumi.ResourceOptions(parent=self)
         )
         primary = pulumi.ResourceOptions(parent=self, providers={"aws": self.aws})
 
-        self.network = Network("network", NetworkArgs(context=ctx, settings=config.network), opts=primary)
+        self.network = network = Network("network", NetworkArgs(context=ctx, settings=config.network), opts=primary)
         self.databases = {
             name: Database(
                 name,
                 DatabaseArgs(
-                    context=ctx,
-                    settings=settings,
-                    vpc_id=self.network.vpc_id,
-                    db_subnet_ids=self.network.db_subnet_ids,
+                    context=ctx, settings=settings, vpc_id=network.vpc_id, db_subnet_ids=network.db_subnet_ids
                 ),
                 opts=primary,
             )
             for name, settings in sorted(config.databases.items())
         }
+        self.cluster = Cluster(
+            "cluster",
+            ClusterArgs(
+                context=ctx,
+                load_balancer=config.apps.load_balancer,
+                vpc_id=network.vpc_id,
+                public_subnet_ids=network.public_subnet_ids,
+                datadog_site=config.monitoring.datadog_site,
+                datadog_api_key=secrets.datadog_api_key,
+            ),
+            opts=primary,
+        )
+        self.apps: dict[str, EcsApp] = {}
+        # Apps with their own repository first, so that apps running another app's image can refer to it.
+        for app_name, app in sorted(config.apps.services.items(), key=lambda item: (_borrows_image(*item), item[0])):
+            self.apps[app_name] = EcsApp(
+                app_name,
+                EcsAppArgs(
+                    context=ctx,
+                    settings=app,
+                    cluster=self.cluster,
+                    vpc_id=network.vpc_id,
+                    app_subnet_ids=network.app_subnet_ids,
+                    team=config.general.owner,
+                    image=self._borrowed_image(app_name, app),
+                    secrets={env: self.container_secret(source) for env, source in sorted(app.secrets.items())},
+                ),
+                opts=primary,
+            )
+        self._connect_databases()
 
-        self.register_outputs({"vpc_id": self.network.vpc_id})
+        self.register_outputs({"vpc_id": network.vpc_id, "alb_dns_name": self.cluster.alb_dns_name})
+
+    def container_secret(self, source: SecretSource) -> ContainerSecret:
+        """A config secret reference as ECS `valueFrom` plus what IAM must allow to read it."""
+        suffix = f":{source.key}::" if source.key else ""
+        if source.database is not None and source.user is not None:
+            ref = self.databases[source.database].secret_ref(source.user)
+            return ContainerSecret(value_from=pulumi.Output.concat(ref.arn, suffix), ref=ref)
+        assert source.name is not None
+        # A secret made outside this program: ECS takes its name-based ARN; IAM needs the random suffix wildcard.
+        arn = self.context.arn("secretsmanager", f"secret:{source.name}")
+        return ContainerSecret(
+            value_from=f"{arn}{suffix}", ref=SecretRef(arn=f"{arn}-??????", kms_key_arn=source.kms_key_arn)
+        )
+
+    def _borrowed_image(self, app_name: str, app: AppConfig) -> ImageRef | None:
+        if not _borrows_image(app_name, app):
+            return None
+        owner = self.apps[str(app.image.repository)]
+        return ImageRef(
+            uri=owner.repository_url.apply(lambda url: f"{url}:{app.image.tag}"),
+            repository_arn=owner.repository_arn,
+        )
+
+    def _connect_databases(self) -> None:
+        """Each database accepts its configured clients, and those clients may reach it."""
+        for db_name, database in self.databases.items():
+            for client in self.config.databases[db_name].clients:
+                app = self.apps.get(client)
+                if app is None:
+                    continue
+                database.allow_from(client, app.security_group_id)
+                app.allow_to(f"database-{db_name}", database.security_group_id, database.port)
+
+
+def _borrows_image(app_name: str, app: AppConfig) -> bool:
+    return app.image.repository not in (None, app_name)

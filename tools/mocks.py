@@ -40,10 +40,20 @@ class ResourceFacts:
         return f"arn:aws:{service}:{'' if global_ else self.region}:{self.account_id}:{resource}"
 
 
+SERVICE_OF_MODULE = {
+    "lb": "elasticloadbalancing",
+    "appautoscaling": "application-autoscaling",
+    "sfn": "states",
+    "cloudwatch": "events",
+    "scheduler": "scheduler",
+}
+"""pulumi-aws module -> the service prefix of its ARNs, where the two differ."""
+
+
 def _generic_arn(facts: ResourceFacts) -> str:
     module, _, rest = facts.typ.removeprefix("aws:").partition("/")
     kind = rest.split(":")[0].lower()
-    return facts.arn(module, f"{kind}/{facts.physical}")
+    return facts.arn(SERVICE_OF_MODULE.get(module, module), f"{kind}/{facts.physical}")
 
 
 def _rds_instance(f: ResourceFacts) -> Outputs:
@@ -69,6 +79,26 @@ COMPUTED: dict[str, Computed] = {
     "aws:kms/key:Key": lambda f: {"arn": f.arn("kms", f"key/mock-{f.name}"), "keyId": f"mock-{f.name}"},
     "aws:secretsmanager/secret:Secret": lambda f: {"arn": f.arn("secretsmanager", f"secret:{f.physical}-Mock01")},
     "random:index/randomPassword:RandomPassword": lambda f: {"result": f"offline-password-{f.name}"},
+    "aws:ecr/repository:Repository": lambda f: {
+        "repositoryUrl": f"{f.account_id}.dkr.ecr.{f.region}.amazonaws.com/{f.physical}",
+        "registryId": f.account_id,
+        "arn": f.arn("ecr", f"repository/{f.physical}"),
+    },
+    "aws:lb/loadBalancer:LoadBalancer": lambda f: {
+        "dnsName": f"{f.physical}-1234567890.{f.region}.elb.amazonaws.com",
+        "arn": f.arn("elasticloadbalancing", f"loadbalancer/app/{f.physical}/50dc6c495c0c9188"),
+        "arnSuffix": f"app/{f.physical}/50dc6c495c0c9188",
+    },
+    "aws:lb/targetGroup:TargetGroup": lambda f: {
+        "arn": f.arn("elasticloadbalancing", f"targetgroup/{f.physical}/73e2d6bc24d8a067"),
+        "arnSuffix": f"targetgroup/{f.physical}/73e2d6bc24d8a067",
+    },
+    "aws:ecs/cluster:Cluster": lambda f: {"arn": f.arn("ecs", f"cluster/{f.physical}")},
+    "aws:ecs/taskDefinition:TaskDefinition": lambda f: {
+        "arn": f.arn("ecs", f"task-definition/{f.inputs.get('family', f.name)}:1"),
+        "arnWithoutRevision": f.arn("ecs", f"task-definition/{f.inputs.get('family', f.name)}"),
+        "revision": 1,
+    },
     "aws:cloudwatch/logGroup:LogGroup": lambda f: {"arn": f.arn("logs", f"log-group:{f.physical}")},
     "aws:iam/role:Role": lambda f: {
         "arn": f.arn("iam", f"role/{f.physical}", global_=True),

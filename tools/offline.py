@@ -7,16 +7,31 @@ from pathlib import Path
 
 from tools.mock_runtime import ProgramRun, run_program
 from tools.mocks import PlatformMocks
-from tools.stack_config import StackConfig, load_stack_config
+from tools.stack_config import StackConfig, load_stack_config, secret_placeholder
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PLACEHOLDER_ACCOUNT = "000000000000"
 
 
+def with_declared_secrets(config: StackConfig) -> tuple[StackConfig, list[str]]:
+    """The config with a placeholder for every secure key the program declares but the file lacks.
+
+    Secure values are set by an SRE with `pulumi config set --secret` (encrypted with the stack's KMS
+    key), so a fresh stack file may not have them yet. Offline they become placeholders, reported
+    back so the preview can say so; a real run fails on the missing key.
+    """
+    from components.config import NAMESPACE, SECRET_KEYS
+
+    missing = sorted(f"{NAMESPACE}:{key}" for key in SECRET_KEYS if f"{NAMESPACE}:{key}" not in config.values)
+    values = {**config.values, **{key: secret_placeholder(key) for key in missing}}
+    secret_keys = sorted({*config.secret_keys, *missing})
+    return StackConfig(project=config.project, stack=config.stack, values=values, secret_keys=secret_keys), missing
+
+
 def run_stack(stack: str, *, project_dir: Path = PROJECT_DIR, config: StackConfig | None = None) -> ProgramRun:
     """The program of `project_dir` with `stack`'s config on the mock runtime (a preview, no cloud)."""
     warnings.filterwarnings("ignore", category=DeprecationWarning)
-    stack_config = config or load_stack_config(project_dir, stack)
+    stack_config, _ = with_declared_secrets(config or load_stack_config(project_dir, stack))
     general = stack_config.config_value(f"{stack_config.project}:general")
     account = general.get("accountId") if isinstance(general, dict) else None
     mocks = PlatformMocks(

@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from components.config import ConfigError
-from tools.offline import PROJECT_DIR, run_stack
+from tools.offline import PROJECT_DIR, run_stack, with_declared_secrets
 from tools.snapshot import build_snapshot, dumps
 from tools.stack_config import StackFileError, load_stack_config
 
@@ -43,6 +43,12 @@ def main(argv: list[str] | None = None) -> int:
     except StackFileError as error:
         err.print(f"[red]error:[/] {error}")
         return EXIT_USAGE
+    stack_config, placeholders = with_declared_secrets(stack_config)
+    for key in placeholders:
+        err.print(
+            f"[yellow]note:[/] {key} is not set in Pulumi.{args.stack}.yaml; the offline preview uses a placeholder "
+            f"(a real run needs `pulumi config set --secret {key} ... -s {args.stack}`)"
+        )
     try:
         run = run_stack(args.stack, project_dir=args.project_dir, config=stack_config)
     except Exception as error:
@@ -60,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         sys.stdout.write(text)
     else:
-        out = Console(highlight=False)
+        out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
         out.print(render_tree(snapshot))
         out.print(render_counts(snapshot))
         out.print(f"snapshot: {args.out_dir / f'{args.stack}.json'}")

@@ -9,115 +9,36 @@ object under the `platform:` namespace (`platform:network`, ...), modelled in it
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from components.config.apps import AppsConfig
 from components.config.base import ConfigError, ConfigIssue, key_path
-from components.config.databases import DatabaseConfig, DatabasesConfig
+from components.config.checks import CHECKS
+from components.config.databases import DatabasesConfig
 from components.config.general import GeneralConfig
+from components.config.model import NAMESPACE, PlatformConfig
+from components.config.monitoring import MonitoringConfig
 from components.config.network import NetworkConfig
 from components.config.profiles import PROFILES, EnvironmentProfile
-from components.subnet_plan import check_layout
 
-__all__ = ["ConfigError", "ConfigIssue", "PlatformConfig", "load_platform_config"]
-
-NAMESPACE = "platform"
+__all__ = ["NAMESPACE", "ConfigError", "ConfigIssue", "PlatformConfig", "load_platform_config"]
 
 AREA_MODELS: dict[str, Any] = {
     "general": GeneralConfig,
     "network": NetworkConfig,
     "databases": DatabasesConfig,
+    "monitoring": MonitoringConfig,
+    "apps": AppsConfig,
 }
 """Area -> its type (a model, or a map of models)."""
-REQUIRED_AREAS: tuple[str, ...] = ("general", "network")
+REQUIRED_AREAS: tuple[str, ...] = ("general", "network", "apps")
 _ADAPTERS: dict[str, TypeAdapter[Any]] = {area: TypeAdapter(model) for area, model in AREA_MODELS.items()}
 
-SECRET_KEYS: frozenset[str] = frozenset()
+SECRET_KEYS: frozenset[str] = frozenset({"datadogApiKey"})
 """`platform:` keys holding secure values. The program reads them with `require_secret`, never here."""
-
-
-@dataclass(frozen=True)
-class PlatformConfig:
-    """The validated config of one stack: one attribute per area."""
-
-    region: str
-    general: GeneralConfig
-    network: NetworkConfig
-    databases: dict[str, DatabaseConfig]
-
-    @property
-    def profile(self) -> EnvironmentProfile:
-        return PROFILES[self.general.environment]
-
-    @property
-    def environment(self) -> str:
-        return self.general.environment
-
-
-Check = Callable[[PlatformConfig], list[ConfigIssue]]
-
-
-def _check_network(config: PlatformConfig) -> list[ConfigIssue]:
-    prefix = f"{NAMESPACE}:network"
-    net = config.network
-    problems = check_layout(net.vpc_cidr, net.layout(), config.region, path_of=lambda parts: key_path(prefix, *parts))
-    return [ConfigIssue(key_path(prefix, *p.parts), p.message) for p in problems]
-
-
-def _check_databases(config: PlatformConfig) -> list[ConfigIssue]:
-    issues = []
-    for name, db in config.databases.items():
-        at = f"{NAMESPACE}:databases.{name}"
-        if db.max_allocated_storage_gb < db.allocated_storage_gb:
-            issues.append(
-                ConfigIssue(
-                    f"{at}.maxAllocatedStorageGb",
-                    f"{db.max_allocated_storage_gb} is below allocatedStorageGb {db.allocated_storage_gb}",
-                )
-            )
-        minimum = config.profile.min_backup_retention_days
-        if db.backup_retention_days < minimum:
-            issues.append(
-                ConfigIssue(
-                    f"{at}.backupRetentionDays",
-                    f"{db.backup_retention_days} days is below the {config.environment} minimum of {minimum}"
-                    + ("; production databases must keep automated backups" if config.environment == "prd" else ""),
-                )
-            )
-        seen: dict[str, int] = {}
-        known_schemas = {"public", *db.schemas}
-        for index, user in enumerate(db.users):
-            if user.name in seen:
-                issues.append(
-                    ConfigIssue(
-                        f"{at}.users[{index}].name",
-                        f"user {user.name!r} is defined twice (also users[{seen[user.name]}])",
-                    )
-                )
-            seen.setdefault(user.name, index)
-            issues.extend(
-                ConfigIssue(
-                    f"{at}.users[{index}].schemas",
-                    f"unknown schema {schema!r}; {at}.schemas has: {', '.join(sorted(known_schemas))}",
-                )
-                for schema in user.schemas
-                if schema not in known_schemas
-            )
-        owners = [user.name for user in db.users if user.role == "owner"]
-        if len(owners) != 1:
-            issues.append(
-                ConfigIssue(
-                    f"{at}.users", f"needs exactly one user with role 'owner' (the migrator), found {owners or 'none'}"
-                )
-            )
-    return issues
-
-
-CHECKS: list[Check] = [_check_network, _check_databases]
-"""Rules across fields or areas, run once every area has parsed."""
 
 
 def load_platform_config(values: Mapping[str, str], *, stack: str | None = None) -> PlatformConfig:

@@ -208,14 +208,31 @@ def test_bad_config_fails_before_any_resource_is_registered(stack_values: Values
         )
     assert recorded == []
 
-    # The same harness does record registrations that happen before a failure.
+    # The same harness does record registrations when the config is good.
+    good = {**stack_values("stg"), "platform:datadogApiKey": "key"}
     run_program(
-        lambda: (runpy.run_path(str(PROJECT_DIR), run_name="__main__"), None)[1],
+        program,
         project="platform",
         stack="stg",
-        config=stack_values("stg"),
-        secret_keys=[],
+        config=good,
+        secret_keys=["platform:datadogApiKey"],
         mocks=mocks,
         record=recorded,
     )
     assert recorded
+
+
+def test_a_missing_secure_key_fails_a_real_run_naming_it(stack_values: Values) -> None:
+    import runpy
+
+    from pulumi import ConfigMissingError
+
+    from tools.offline import PROJECT_DIR
+
+    mocks = PlatformMocks(account_id="210987654321", default_region="ap-northeast-1")
+
+    def program() -> None:
+        runpy.run_path(str(PROJECT_DIR), run_name="__main__")
+
+    with pytest.raises(ConfigMissingError, match="platform:datadogApiKey"):
+        run_program(program, project="platform", stack="stg", config=stack_values("stg"), secret_keys=[], mocks=mocks)

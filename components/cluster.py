@@ -1,0 +1,314 @@
+"""The ECS cluster and the one internet-facing load balancer every web app sits behind.
+
+The cluster encrypts and logs ECS Exec sessions; the load balancer terminates TLS with a current
+policy, redirects HTTP, drops invalid headers and writes access logs to a private, expiring bucket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.alerts import AlertSpec
+from components.config.apps import LoadBalancerConfig
+from components.containers import DatadogSettings
+from components.context import StackContext
+from components.iam import policy_document, statement
+from components.secrets import SecretRef, as_secret
+from components.tags import component_tags
+
+HTTP, HTTPS = 80, 443
+ELB_LOG_ACCOUNTS = {
+    "ap-northeast-1": "582318560864",
+    "ap-northeast-3": "383597477331",
+    "us-east-1": "127311923021",
+    "us-west-2": "797873946194",
+    "eu-west-1": "156460612806",
+}
+"""Regions opened before August 2022 deliver ALB logs as this ELB account; newer ones use the
+`logdelivery.elasticloadbalancing.amazonaws.com` service principal."""
+ACCESS_LOG_PREFIX = "alb"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClusterArgs:
+    context: StackContext
+    load_balancer: LoadBalancerConfig
+    vpc_id: pulumi.Input[str]
+    public_subnet_ids: pulumi.Input[Sequence[str]]
+    datadog_site: str
+    datadog_api_key: pulumi.Input[str]
+    """The Datadog API key (a Pulumi secret); stored once in Secrets Manager for every task's sidecars."""
+
+
+class Cluster(pulumi.ComponentResource):
+    """Outputs: `cluster_arn`, `cluster_name`, `https_listener_arn`, `alb_security_group_id`,
+    `alb_dns_name`, `exec_key_arn`, `exec_log_group_arn`, `datadog` (site and API key secret)."""
+
+    def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("platform:apps:Cluster", name, None, opts)
+        self._name = name
+        self._context = ctx = args.context
+        protect = ctx.profile.protect_stateful
+        self.tags = component_tags(service="platform", component="cluster")
+        self.cluster_name = ctx.physical_name()
+
+        self.key = aws.kms.Key(
+            f"{name}-key",
+            description=f"{self.cluster_name}: ECS Exec sessions and shared task secrets",
+            enable_key_rotation=True,
+            deletion_window_in_days=ctx.profile.kms_deletion_window_days,
+            tags=self.tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=protect),
+        )
+        self.exec_log_group = aws.cloudwatch.LogGroup(
+            f"{name}-exec-logs",
+            name=f"/platform/{ctx.environment}/ecs-exec",
+            retention_in_days=ctx.profile.log_retention_days,
+            tags=self.tags,
+            opts=self._child(),
+        )
+        self.cluster = aws.ecs.Cluster(
+            f"{name}-cluster",
+            name=self.cluster_name,
+            settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value="enabled")],
+            configuration=aws.ecs.ClusterConfigurationArgs(
+                execute_command_configuration=aws.ecs.ClusterConfigurationExecuteCommandConfigurationArgs(
+                    kms_key_id=self.key.arn,
+                    logging="OVERRIDE",
+                    log_configuration=aws.ecs.ClusterConfigurationExecuteCommandConfigurationLogConfigurationArgs(
+                        cloud_watch_log_group_name=self.exec_log_group.name,
+                        cloud_watch_encryption_enabled=False,
+                    ),
+                )
+            ),
+            tags=self.tags,
+            opts=self._child(),
+        )
+        self.capacity_providers = aws.ecs.ClusterCapacityProviders(
+            f"{name}-capacity",
+            cluster_name=self.cluster.name,
+            capacity_providers=["FARGATE", "FARGATE_SPOT"],
+            default_capacity_provider_strategies=[
+                aws.ecs.ClusterCapacityProvidersDefaultCapacityProviderStrategyArgs(
+                    capacity_provider="FARGATE", base=1, weight=1
+                )
+            ],
+            opts=self._child(),
+        )
+        self.datadog_api_key_secret = aws.secretsmanager.Secret(
+            f"{name}-datadog-api-key",
+            name=f"platform/{ctx.environment}/datadog-api-key",
+            description="Datadog API key for the agent and log router sidecars",
+            kms_key_id=self.key.arn,
+            tags=self.tags,
+            opts=self._child(),
+        )
+        aws.secretsmanager.SecretVersion(
+            f"{name}-datadog-api-key-value",
+            secret_id=self.datadog_api_key_secret.id,
+            secret_string=as_secret(args.datadog_api_key),
+            opts=self._child(),
+        )
+        self.datadog = DatadogSettings(site=args.datadog_site, api_key_secret_arn=self.datadog_api_key_secret.arn)
+        self.datadog_secret = SecretRef(arn=self.datadog_api_key_secret.arn, kms_key_arn=self.key.arn)
+
+        self._load_balancer(args, protect)
+
+        self.cluster_arn = self.cluster.arn
+        self.exec_key_arn = self.key.arn
+        self.exec_log_group_arn = self.exec_log_group.arn
+        self.register_outputs(
+            {
+                "cluster_arn": self.cluster_arn,
+                "cluster_name": self.cluster_name,
+                "alb_dns_name": self.alb_dns_name,
+                "https_listener_arn": self.https_listener_arn,
+            }
+        )
+
+    def _child(self, **kwargs: object) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, **kwargs)  # type: ignore[arg-type]
+
+    def _load_balancer(self, args: ClusterArgs, protect: bool) -> None:
+        ctx, name, settings = self._context, self._name, args.load_balancer
+        bucket_policy = self._access_log_bucket(settings, protect)
+        self.alb_security_group = aws.ec2.SecurityGroup(
+            f"{name}-alb-sg",
+            vpc_id=args.vpc_id,
+            description="Public load balancer: HTTP and HTTPS from anywhere, out only to app tasks",
+            tags={**self.tags, "Name": ctx.physical_name("alb")},
+            opts=self._child(),
+        )
+        for port in (HTTP, HTTPS):
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-alb-from-internet-{port}",
+                security_group_id=self.alb_security_group.id,
+                ip_protocol="tcp",
+                from_port=port,
+                to_port=port,
+                cidr_ipv4="0.0.0.0/0",
+                description="Clients on the internet" + (" (redirected to HTTPS)" if port == HTTP else ""),
+                opts=self._child(),
+            )
+        self.alb = aws.lb.LoadBalancer(
+            f"{name}-alb",
+            name=ctx.physical_name("public", max_length=32),
+            load_balancer_type="application",
+            internal=False,
+            subnets=args.public_subnet_ids,
+            security_groups=[self.alb_security_group.id],
+            drop_invalid_header_fields=True,
+            enable_deletion_protection=protect,
+            idle_timeout=settings.idle_timeout_seconds,
+            access_logs=aws.lb.LoadBalancerAccessLogsArgs(
+                bucket=self.access_log_bucket.bucket, prefix=ACCESS_LOG_PREFIX, enabled=True
+            ),
+            tags=self.tags,
+            # ELB checks it can write to the bucket when access logs are switched on.
+            opts=self._child(depends_on=[bucket_policy]),
+        )
+        self.https_listener = aws.lb.Listener(
+            f"{name}-https",
+            load_balancer_arn=self.alb.arn,
+            port=HTTPS,
+            protocol="HTTPS",
+            ssl_policy=settings.ssl_policy,
+            certificate_arn=settings.certificate_arn,
+            default_actions=[
+                aws.lb.ListenerDefaultActionArgs(
+                    type="fixed-response",
+                    fixed_response=aws.lb.ListenerDefaultActionFixedResponseArgs(
+                        content_type="text/plain", status_code="404", message_body="Not Found"
+                    ),
+                )
+            ],
+            tags=self.tags,
+            opts=self._child(),
+        )
+        aws.lb.Listener(
+            f"{name}-http-redirect",
+            load_balancer_arn=self.alb.arn,
+            port=HTTP,
+            protocol="HTTP",
+            default_actions=[
+                aws.lb.ListenerDefaultActionArgs(
+                    type="redirect",
+                    redirect=aws.lb.ListenerDefaultActionRedirectArgs(
+                        protocol="HTTPS", port=str(HTTPS), status_code="HTTP_301"
+                    ),
+                )
+            ],
+            tags=self.tags,
+            opts=self._child(),
+        )
+        self.https_listener_arn = self.https_listener.arn
+        self.alb_security_group_id = self.alb_security_group.id
+        self.alb_dns_name = self.alb.dns_name
+        self.alb_name = ctx.physical_name("public", max_length=32)
+
+    def _access_log_bucket(self, settings: LoadBalancerConfig, protect: bool) -> aws.s3.BucketPolicy:
+        ctx, name = self._context, self._name
+        self.access_log_bucket = bucket = aws.s3.Bucket(
+            f"{name}-alb-logs",
+            bucket=ctx.physical_name("alb-logs", ctx.account_id),
+            force_destroy=not protect,
+            tags={**self.tags, "DataClass": "access-logs"},
+            opts=pulumi.ResourceOptions(parent=self, protect=protect),
+        )
+        aws.s3.BucketPublicAccessBlock(
+            f"{name}-alb-logs-public-access",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=self._child(),
+        )
+        aws.s3.BucketOwnershipControls(
+            f"{name}-alb-logs-ownership",
+            bucket=bucket.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            opts=self._child(),
+        )
+        # ALB access logs support SSE-S3 only (not KMS).
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-alb-logs-encryption",
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                        sse_algorithm="AES256"
+                    )
+                )
+            ],
+            opts=self._child(),
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-alb-logs-lifecycle",
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="expire-access-logs",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=f"{ACCESS_LOG_PREFIX}/"),
+                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
+                        days=settings.access_log_retention_days
+                    ),
+                    abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                        days_after_initiation=1
+                    ),
+                )
+            ],
+            opts=self._child(),
+        )
+        delivery = ELB_LOG_ACCOUNTS.get(ctx.region)
+        principal = (
+            {"AWS": f"arn:aws:iam::{delivery}:root"}
+            if delivery
+            else {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
+        )
+        objects = bucket.arn.apply(lambda arn: f"{arn}/{ACCESS_LOG_PREFIX}/AWSLogs/{ctx.account_id}/*")
+        return aws.s3.BucketPolicy(
+            f"{name}-alb-logs-policy",
+            bucket=bucket.id,
+            policy=policy_document(
+                statement("ElbLogDelivery", ["s3:PutObject"], [objects], principals=principal),
+                tls_only_statement(bucket.arn),
+            ),
+            opts=self._child(),
+        )
+
+    def alerts(self) -> list[AlertSpec]:
+        scope = f"{{loadbalancer:app/{self.alb_name}/*}}"
+        return [
+            AlertSpec(
+                key="cluster.alb.elb-5xx",
+                service="api",
+                resource=self.alb_name,
+                title=f"{self.alb_name} returns 5xx itself",
+                metric=f"sum:aws.applicationelb.httpcode_elb_5xx{scope}.as_count()",
+                aggregation="sum",
+                comparator=">",
+                critical=50,
+                warning=10,
+                priority=2,
+                runbook="The load balancer answers 5xx when no target is healthy or targets time out: "
+                "check the services' running tasks and the target groups' health.",
+            )
+        ]
+
+
+def tls_only_statement(bucket_arn: pulumi.Output[str]) -> dict[str, object]:
+    """Deny any request to the bucket not made over TLS (Security Hub S3.5)."""
+    return statement(
+        "DenyInsecureTransport",
+        ["s3:*"],
+        [bucket_arn, bucket_arn.apply(lambda arn: f"{arn}/*")],
+        effect="Deny",
+        principals={"AWS": "*"},
+        conditions={"Bool": {"aws:SecureTransport": "false"}},
+    )

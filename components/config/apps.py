@@ -1,0 +1,123 @@
+"""`platform:apps`: the shared load balancer, and the Fargate services behind it (or workers without it)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from components.config.base import ConfigModel
+
+FARGATE_SIZES: dict[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4097, 1024)),
+    1024: tuple(range(2048, 8193, 1024)),
+    2048: tuple(range(4096, 16385, 1024)),
+    4096: tuple(range(8192, 30721, 1024)),
+    8192: tuple(range(16384, 61441, 4096)),
+    16384: tuple(range(32768, 122881, 8192)),
+}
+"""Fargate's allowed task cpu (units) -> memory (MiB) pairs."""
+
+SECRET_LIKE = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL)", re.IGNORECASE)
+"""Environment names that must come from `secrets`, never plain `environment`."""
+
+AppName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,23}$")]
+EnvName = Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")]
+
+
+class ImageConfig(ConfigModel):
+    repository: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9-]{0,23}$")
+    """ECR repository of this account, by app name; defaults to the app's own repository."""
+    tag: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+    """An immutable tag (a release or a commit). `latest` is refused: previews must say what runs."""
+
+    @field_validator("tag")
+    @classmethod
+    def _not_latest(cls, tag: str) -> str:
+        if tag == "latest":
+            raise ValueError("'latest' is not a release; pin an immutable tag (a version or a commit SHA)")
+        return tag
+
+
+class SecretSource(ConfigModel):
+    """Where a container secret comes from: a database user's secret, or a named Secrets Manager secret."""
+
+    database: str | None = None
+    user: str | None = None
+    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9/_+=.@-]+$")
+    """A secret created outside this program, e.g. `platform/prd/api/stripe`."""
+    key: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+$")
+    """A JSON key inside the secret (`password`); without it the whole secret value."""
+    kms_key_arn: str | None = Field(default=None, pattern=r"^arn:aws:kms:")
+    """For named secrets encrypted with a customer-managed key."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SecretSource:
+        from_database = self.database is not None or self.user is not None
+        if from_database and (self.database is None or self.user is None):
+            raise ValueError("a database secret needs both `database` and `user`")
+        if from_database == (self.name is not None):
+            raise ValueError("give either `database` and `user`, or `name`")
+        return self
+
+
+class Autoscaling(ConfigModel):
+    min: int = Field(ge=1, le=100)
+    max: int = Field(ge=1, le=100)
+    cpu_target: int = Field(default=60, ge=10, le=90)
+    """Average CPU % the target-tracking policy holds."""
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Autoscaling:
+        if self.max < self.min:
+            raise ValueError(f"max {self.max} is below min {self.min}")
+        return self
+
+
+class Routing(ConfigModel):
+    hosts: tuple[str, ...] = ()
+    paths: tuple[str, ...] = ()
+    priority: int = Field(ge=1, le=50000)
+    """Listener rule priority: unique across apps; lower wins."""
+
+    @model_validator(mode="after")
+    def _some_condition(self) -> Routing:
+        if not self.hosts and not self.paths:
+            raise ValueError("routing needs `hosts`, `paths` or both")
+        return self
+
+
+class AppConfig(ConfigModel):
+    image: ImageConfig
+    cpu: int
+    memory: int
+    port: int | None = Field(default=None, ge=1024, le=65535)
+    """The container port; required with `routing`, absent for workers."""
+    health_check_path: str = Field(default="/healthz", pattern=r"^/")
+    health_check_grace_seconds: int = Field(default=60, ge=0, le=3600)
+    desired_count: int = Field(ge=0, le=100)
+    autoscaling: Autoscaling | None = None
+    routing: Routing | None = None
+    environment: dict[EnvName, str] = Field(default_factory=dict)
+    secrets: dict[EnvName, SecretSource] = Field(default_factory=dict)
+    command: tuple[str, ...] | None = None
+    datadog_service: str | None = None
+    """`DD_SERVICE`; defaults to the app name. `DD_VERSION` is the image tag."""
+    spot_percent: int = Field(default=0, ge=0, le=100)
+    """Share of tasks on FARGATE_SPOT (interruptible, cheaper); one task always stays on FARGATE."""
+    architecture: Literal["X86_64", "ARM64"] = "X86_64"
+
+
+class LoadBalancerConfig(ConfigModel):
+    certificate_arn: str = Field(pattern=r"^arn:aws:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$")
+    ssl_policy: str = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    """TLS 1.3 and 1.2 only."""
+    idle_timeout_seconds: int = Field(default=60, ge=1, le=4000)
+    access_log_retention_days: int = Field(default=90, ge=1)
+
+
+class AppsConfig(ConfigModel):
+    load_balancer: LoadBalancerConfig
+    services: dict[AppName, AppConfig] = Field(default_factory=dict)

@@ -1,0 +1,187 @@
+"""Rules across fields and areas, run once every area has parsed. Each issue names its exact key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from components.config.apps import FARGATE_SIZES, SECRET_LIKE, AppConfig, SecretSource
+from components.config.base import ConfigIssue, key_path
+from components.config.model import NAMESPACE, PlatformConfig
+from components.subnet_plan import check_layout
+
+
+def _check_network(config: PlatformConfig) -> list[ConfigIssue]:
+    prefix = f"{NAMESPACE}:network"
+    net = config.network
+    problems = check_layout(net.vpc_cidr, net.layout(), config.region, path_of=lambda parts: key_path(prefix, *parts))
+    return [ConfigIssue(key_path(prefix, *p.parts), p.message) for p in problems]
+
+
+def _check_databases(config: PlatformConfig) -> list[ConfigIssue]:
+    issues = []
+    for name, db in config.databases.items():
+        at = f"{NAMESPACE}:databases.{name}"
+        if db.max_allocated_storage_gb < db.allocated_storage_gb:
+            issues.append(
+                ConfigIssue(
+                    f"{at}.maxAllocatedStorageGb",
+                    f"{db.max_allocated_storage_gb} is below allocatedStorageGb {db.allocated_storage_gb}",
+                )
+            )
+        minimum = config.profile.min_backup_retention_days
+        if db.backup_retention_days < minimum:
+            issues.append(
+                ConfigIssue(
+                    f"{at}.backupRetentionDays",
+                    f"{db.backup_retention_days} days is below the {config.environment} minimum of {minimum}"
+                    + ("; production databases must keep automated backups" if config.environment == "prd" else ""),
+                )
+            )
+        seen: dict[str, int] = {}
+        known_schemas = {"public", *db.schemas}
+        for index, user in enumerate(db.users):
+            if user.name in seen:
+                issues.append(
+                    ConfigIssue(
+                        f"{at}.users[{index}].name",
+                        f"user {user.name!r} is defined twice (also users[{seen[user.name]}])",
+                    )
+                )
+            seen.setdefault(user.name, index)
+            issues.extend(
+                ConfigIssue(
+                    f"{at}.users[{index}].schemas",
+                    f"unknown schema {schema!r}; {at}.schemas has: {', '.join(sorted(known_schemas))}",
+                )
+                for schema in user.schemas
+                if schema not in known_schemas
+            )
+        owners = [user.name for user in db.users if user.role == "owner"]
+        if len(owners) != 1:
+            issues.append(
+                ConfigIssue(
+                    f"{at}.users", f"needs exactly one user with role 'owner' (the migrator), found {owners or 'none'}"
+                )
+            )
+    return issues
+
+
+"""Rules across fields or areas, run once every area has parsed."""
+
+
+def _check_apps(config: PlatformConfig) -> list[ConfigIssue]:
+    issues: list[ConfigIssue] = []
+    services = config.apps.services
+    routes: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = {}
+    priorities: dict[int, str] = {}
+    for name, app in sorted(services.items()):
+        at = f"{NAMESPACE}:apps.services.{name}"
+        issues += _check_size(at, app)
+        if app.routing is not None:
+            if app.port is None:
+                issues.append(ConfigIssue(f"{at}.port", "required for an app with `routing` (the container port)"))
+            route = (tuple(sorted(app.routing.hosts)), tuple(sorted(app.routing.paths)))
+            if route in routes:
+                issues.append(
+                    ConfigIssue(
+                        f"{at}.routing", f"the same hosts and paths as {routes[route]}.routing; one would never match"
+                    )
+                )
+            routes.setdefault(route, at)
+            priority = app.routing.priority
+            if priority in priorities:
+                issues.append(
+                    ConfigIssue(f"{at}.routing.priority", f"{priority} is also used by {priorities[priority]}")
+                )
+            priorities.setdefault(priority, at)
+        if app.autoscaling is not None and not app.autoscaling.min <= app.desired_count <= app.autoscaling.max:
+            issues.append(
+                ConfigIssue(
+                    f"{at}.desiredCount",
+                    f"{app.desired_count} is outside autoscaling {app.autoscaling.min}-{app.autoscaling.max}",
+                )
+            )
+        if app.image.repository is not None and app.image.repository not in services:
+            issues.append(
+                ConfigIssue(
+                    f"{at}.image.repository",
+                    f"no app {app.image.repository!r} owns such a repository; apps: {', '.join(sorted(services))}",
+                )
+            )
+        issues += _check_environment(at, app)
+        issues += check_secret_sources(config, at, name, app.secrets)
+    return issues
+
+
+def _check_size(at: str, app: AppConfig) -> list[ConfigIssue]:
+    if app.cpu not in FARGATE_SIZES:
+        return [
+            ConfigIssue(
+                f"{at}.cpu", f"cpu={app.cpu} is not a Fargate size; use one of {', '.join(map(str, FARGATE_SIZES))}"
+            )
+        ]
+    allowed = FARGATE_SIZES[app.cpu]
+    if app.memory not in allowed:
+        step = allowed[1] - allowed[0]
+        return [
+            ConfigIssue(
+                f"{at}.memory",
+                f"memory={app.memory} does not fit cpu={app.cpu}; "
+                f"Fargate allows {allowed[0]}-{allowed[-1]} MiB in steps of {step}",
+            )
+        ]
+    return []
+
+
+def _check_environment(at: str, app: AppConfig) -> list[ConfigIssue]:
+    issues = [
+        ConfigIssue(f"{at}.environment.{env}", "looks like a secret; move it to `secrets` (Secrets Manager)")
+        for env in sorted(app.environment)
+        if SECRET_LIKE.search(env)
+    ]
+    issues += [
+        ConfigIssue(f"{at}.secrets.{env}", "is also in `environment`; a variable has one source")
+        for env in sorted(set(app.environment) & set(app.secrets))
+    ]
+    return issues
+
+
+def check_secret_sources(
+    config: PlatformConfig, at: str, client: str, secrets: Mapping[str, SecretSource]
+) -> list[ConfigIssue]:
+    """Database secrets must name a known database and user, and the client must be allowed to connect."""
+    issues = []
+    for env, source in sorted(secrets.items()):
+        if source.database is None:
+            continue
+        path = f"{at}.secrets.{env}"
+        database = config.databases.get(source.database)
+        if database is None:
+            known = ", ".join(sorted(config.databases)) or "none"
+            issues.append(
+                ConfigIssue(
+                    f"{path}.database", f"unknown database {source.database!r}; platform:databases has: {known}"
+                )
+            )
+            continue
+        users = [user.name for user in database.users]
+        if source.user not in users:
+            issues.append(
+                ConfigIssue(
+                    f"{path}.user",
+                    f"database {source.database!r} has no user {source.user!r}; it has: {', '.join(users)}",
+                )
+            )
+        if client not in database.clients:
+            issues.append(
+                ConfigIssue(
+                    f"{path}.database",
+                    f"{client!r} is not a client of database {source.database!r}; "
+                    f"add it to platform:databases.{source.database}.clients",
+                )
+            )
+    return issues
+
+
+Check = Callable[[PlatformConfig], list[ConfigIssue]]
+CHECKS: list[Check] = [_check_network, _check_databases, _check_apps]

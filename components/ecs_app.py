@@ -1,0 +1,485 @@
+"""A Fargate service: image repository, task definition with sidecars, roles, network, scaling.
+
+Web apps get a target group and a listener rule on the shared load balancer, and accept traffic only
+from it; workers get neither. Other resources grant this app access through its roles
+(`bucket.grant_read(app.task_role)`), never the other way round.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from components.alerts import AlertSpec
+from components.cluster import Cluster
+from components.config.apps import AppConfig
+from components.containers import DatadogTags, container_definitions_json, task_containers
+from components.context import StackContext
+from components.iam import policy_document, service_trust_policy, statement
+from components.secrets import SecretRef, secret_read_statements
+from components.tags import component_tags
+
+HTTPS = 443
+ECS_EXEC_ACTIONS = [
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+]
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """An image to run and the repository it is pulled from (for the execution role)."""
+
+    uri: pulumi.Input[str]
+    repository_arn: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
+class ContainerSecret:
+    """A container secret: its `valueFrom` and the secret (with key) that IAM must allow."""
+
+    value_from: pulumi.Input[str]
+    ref: SecretRef
+
+
+@dataclass(frozen=True, kw_only=True)
+class EcsAppArgs:
+    context: StackContext
+    settings: AppConfig
+    cluster: Cluster
+    vpc_id: pulumi.Input[str]
+    app_subnet_ids: pulumi.Input[Sequence[str]]
+    team: str
+    image: ImageRef | None = None
+    """Another app's image; None runs this app's own repository at `settings.image.tag`."""
+    secrets: Mapping[str, ContainerSecret] = field(default_factory=dict)
+
+
+class EcsApp(pulumi.ComponentResource):
+    """Outputs: `repository_url`, `repository_arn`, `service_name`, `security_group_id`, `task_role`,
+    `execution_role`, `log_group_name`, `task_definition_arn`."""
+
+    def __init__(self, name: str, args: EcsAppArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("platform:apps:EcsApp", name, None, opts)
+        self._name = name
+        self._context = ctx = args.context
+        self._settings = settings = args.settings
+        self._cluster = args.cluster
+        self.physical_name = ctx.physical_name(name)
+        self.tags = component_tags(service=name, component="ecs-app")
+        self.repository = self._repository()
+        image = args.image or ImageRef(
+            uri=self.repository.repository_url.apply(lambda url: f"{url}:{settings.image.tag}"),
+            repository_arn=self.repository.arn,
+        )
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/platform/{ctx.environment}/ecs/{name}",
+            retention_in_days=ctx.profile.log_retention_days,
+            tags=self.tags,
+            opts=self._child(),
+        )
+        secret_refs = [s.ref for s in args.secrets.values()] + [args.cluster.datadog_secret]
+        self.execution_role = self._execution_role(image, secret_refs)
+        self.task_role = self._task_role()
+        self.security_group = self._security_group(args)
+        self.task_definition = aws.ecs.TaskDefinition(
+            f"{name}-task",
+            family=self.physical_name,
+            cpu=str(settings.cpu),
+            memory=str(settings.memory),
+            network_mode="awsvpc",
+            requires_compatibilities=["FARGATE"],
+            runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
+                operating_system_family="LINUX", cpu_architecture=settings.architecture
+            ),
+            execution_role_arn=self.execution_role.arn,
+            task_role_arn=self.task_role.arn,
+            container_definitions=container_definitions_json(
+                task_containers(
+                    image=image.uri,
+                    tags=self.datadog_tags(args.team),
+                    datadog=args.cluster.datadog,
+                    environment=settings.environment,
+                    secrets={env: secret.value_from for env, secret in args.secrets.items()},
+                    log_group=self.log_group.name,
+                    region=ctx.region,
+                    port=settings.port,
+                    command=settings.command,
+                )
+            ),
+            tags=self.tags,
+            opts=self._child(),
+        )
+        self.target_group: aws.lb.TargetGroup | None = None
+        listener_rule = None
+        if settings.routing is not None:
+            self.target_group, listener_rule = self._routing(args)
+        self.service = self._service(args, listener_rule)
+        if settings.autoscaling is not None:
+            self._autoscaling()
+
+        self.repository_url = self.repository.repository_url
+        self.repository_arn = self.repository.arn
+        self.service_name = self.physical_name
+        self.security_group_id = self.security_group.id
+        self.log_group_name = self.log_group.name
+        self.task_definition_arn = self.task_definition.arn
+        self.register_outputs(
+            {
+                "service_name": self.service_name,
+                "repository_url": self.repository_url,
+                "security_group_id": self.security_group_id,
+                "task_role_arn": self.task_role.arn,
+            }
+        )
+
+    def _child(self, **kwargs: object) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, **kwargs)  # type: ignore[arg-type]
+
+    def datadog_tags(self, team: str) -> DatadogTags:
+        return DatadogTags(
+            env=self._context.environment,
+            service=self._settings.datadog_service or self._name,
+            version=self._settings.image.tag,
+            team=team,
+        )
+
+    def _repository(self) -> aws.ecr.Repository:
+        repository = aws.ecr.Repository(
+            f"{self._name}-repository",
+            name=self._name,
+            image_tag_mutability="IMMUTABLE",
+            image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
+            encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="AES256")],
+            force_delete=False,
+            tags=self.tags,
+            opts=self._child(),
+        )
+        aws.ecr.LifecyclePolicy(
+            f"{self._name}-repository-lifecycle",
+            repository=repository.name,
+            policy=json.dumps(
+                {
+                    "rules": [
+                        {
+                            "rulePriority": 1,
+                            "description": "Drop untagged layers after a week",
+                            "selection": {
+                                "tagStatus": "untagged",
+                                "countType": "sinceImagePushed",
+                                "countUnit": "days",
+                                "countNumber": 7,
+                            },
+                            "action": {"type": "expire"},
+                        },
+                        {
+                            "rulePriority": 2,
+                            "description": "Keep the last 100 releases for rollbacks",
+                            "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 100},
+                            "action": {"type": "expire"},
+                        },
+                    ]
+                },
+                sort_keys=True,
+            ),
+            opts=self._child(),
+        )
+        return repository
+
+    def _execution_role(self, image: ImageRef, secrets: list[SecretRef]) -> aws.iam.Role:
+        """What ECS needs to start the task: pull the image, write the sidecars' logs, read the secrets."""
+        ctx = self._context
+        role = aws.iam.Role(
+            f"{self._name}-execution-role",
+            assume_role_policy=_ecs_tasks_trust(ctx),
+            max_session_duration=3600,
+            tags=self.tags,
+            opts=self._child(),
+        )
+        aws.iam.RolePolicy(
+            f"{self._name}-execution-policy",
+            role=role.id,
+            policy=policy_document(
+                # GetAuthorizationToken has no resource to scope to.
+                statement("EcrAuthorization", ["ecr:GetAuthorizationToken"], ["*"]),
+                statement(
+                    "PullImage",
+                    ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                    [image.repository_arn],
+                ),
+                statement(
+                    "WriteSidecarLogs",
+                    ["logs:CreateLogStream", "logs:PutLogEvents"],
+                    [self.log_group.arn.apply(lambda arn: f"{arn}:*")],
+                ),
+                *secret_read_statements(secrets, region=ctx.region),
+            ),
+            opts=self._child(),
+        )
+        return role
+
+    def _task_role(self) -> aws.iam.Role:
+        """What the app itself may do: ECS Exec for operators; everything else is granted by resources."""
+        ctx, cluster = self._context, self._cluster
+        role = aws.iam.Role(
+            f"{self._name}-task-role",
+            assume_role_policy=_ecs_tasks_trust(ctx),
+            max_session_duration=3600,
+            tags=self.tags,
+            opts=self._child(),
+        )
+        aws.iam.RolePolicy(
+            f"{self._name}-task-exec-policy",
+            role=role.id,
+            policy=policy_document(
+                # The SSM channels of ECS Exec cannot be scoped to a resource.
+                statement("EcsExecChannels", ECS_EXEC_ACTIONS, ["*"]),
+                statement("EcsExecSessionKey", ["kms:Decrypt"], [cluster.exec_key_arn]),
+                statement(
+                    "EcsExecSessionLogs",
+                    ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+                    [cluster.exec_log_group_arn.apply(lambda arn: f"{arn}:*")],
+                ),
+                statement("EcsExecFindLogGroup", ["logs:DescribeLogGroups"], [ctx.arn("logs", "log-group:*")]),
+            ),
+            opts=self._child(),
+        )
+        return role
+
+    def _security_group(self, args: EcsAppArgs) -> aws.ec2.SecurityGroup:
+        settings, name = self._settings, self._name
+        group = aws.ec2.SecurityGroup(
+            f"{name}-sg",
+            vpc_id=args.vpc_id,
+            description=f"{self.physical_name} tasks"
+            + (f": port {settings.port} from the load balancer only" if settings.routing else ": no inbound"),
+            tags={**self.tags, "Name": self.physical_name},
+            opts=self._child(),
+        )
+        # Out to HTTPS (AWS endpoints, Datadog through NAT); databases add their port via allow_from.
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-to-https",
+            security_group_id=group.id,
+            ip_protocol="tcp",
+            from_port=HTTPS,
+            to_port=HTTPS,
+            cidr_ipv4="0.0.0.0/0",
+            description="HTTPS to AWS endpoints and Datadog",
+            opts=self._child(),
+        )
+        if settings.routing is not None and settings.port is not None:
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-from-alb",
+                security_group_id=group.id,
+                referenced_security_group_id=self._cluster.alb_security_group_id,
+                ip_protocol="tcp",
+                from_port=settings.port,
+                to_port=settings.port,
+                description="The public load balancer",
+                opts=self._child(),
+            )
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-alb-to-app",
+                security_group_id=self._cluster.alb_security_group_id,
+                referenced_security_group_id=group.id,
+                ip_protocol="tcp",
+                from_port=settings.port,
+                to_port=settings.port,
+                description=f"To {self.physical_name} tasks",
+                opts=self._child(),
+            )
+        return group
+
+    def allow_to(self, target: str, security_group_id: pulumi.Input[str], port: int) -> None:
+        """Let this app's tasks open connections to `target` (a database) on `port`."""
+        aws.vpc.SecurityGroupEgressRule(
+            f"{self._name}-to-{target}",
+            security_group_id=self.security_group.id,
+            referenced_security_group_id=security_group_id,
+            ip_protocol="tcp",
+            from_port=port,
+            to_port=port,
+            description=f"To {target}",
+            opts=self._child(),
+        )
+
+    def _routing(self, args: EcsAppArgs) -> tuple[aws.lb.TargetGroup, aws.lb.ListenerRule]:
+        settings, name = self._settings, self._name
+        assert settings.routing is not None
+        target_group = aws.lb.TargetGroup(
+            f"{name}-targets",
+            name=self.physical_name[:32],
+            target_type="ip",  # awsvpc tasks register by IP
+            port=settings.port,
+            protocol="HTTP",
+            vpc_id=args.vpc_id,
+            deregistration_delay=30,
+            health_check=aws.lb.TargetGroupHealthCheckArgs(
+                path=settings.health_check_path,
+                matcher="200-399",
+                interval=15,
+                timeout=5,
+                healthy_threshold=2,
+                unhealthy_threshold=3,
+            ),
+            tags=self.tags,
+            opts=self._child(),
+        )
+        conditions = []
+        if settings.routing.hosts:
+            conditions.append(
+                aws.lb.ListenerRuleConditionArgs(
+                    host_header=aws.lb.ListenerRuleConditionHostHeaderArgs(values=list(settings.routing.hosts))
+                )
+            )
+        if settings.routing.paths:
+            conditions.append(
+                aws.lb.ListenerRuleConditionArgs(
+                    path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(values=list(settings.routing.paths))
+                )
+            )
+        rule = aws.lb.ListenerRule(
+            f"{name}-route",
+            listener_arn=self._cluster.https_listener_arn,
+            priority=settings.routing.priority,
+            conditions=conditions,
+            actions=[aws.lb.ListenerRuleActionArgs(type="forward", target_group_arn=target_group.arn)],
+            tags=self.tags,
+            opts=self._child(),
+        )
+        return target_group, rule
+
+    def _service(self, args: EcsAppArgs, listener_rule: aws.lb.ListenerRule | None) -> aws.ecs.Service:
+        settings = self._settings
+        strategies = [
+            aws.ecs.ServiceCapacityProviderStrategyArgs(
+                capacity_provider="FARGATE", base=1, weight=100 - settings.spot_percent
+            )
+        ]
+        if settings.spot_percent:
+            strategies.append(
+                aws.ecs.ServiceCapacityProviderStrategyArgs(
+                    capacity_provider="FARGATE_SPOT", weight=settings.spot_percent
+                )
+            )
+        load_balancers = None
+        if self.target_group is not None and settings.port is not None:
+            load_balancers = [
+                aws.ecs.ServiceLoadBalancerArgs(
+                    target_group_arn=self.target_group.arn, container_name="app", container_port=settings.port
+                )
+            ]
+        depends_on: list[pulumi.Resource] = [args.cluster.capacity_providers]
+        if listener_rule is not None:
+            depends_on.append(listener_rule)  # the target group must be attached before the service uses it
+        return aws.ecs.Service(
+            f"{self._name}-service",
+            name=self.physical_name,
+            cluster=args.cluster.cluster_arn,
+            task_definition=self.task_definition.arn,
+            desired_count=settings.desired_count,
+            capacity_provider_strategies=strategies,
+            network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
+                subnets=args.app_subnet_ids, security_groups=[self.security_group.id], assign_public_ip=False
+            ),
+            load_balancers=load_balancers,
+            health_check_grace_period_seconds=settings.health_check_grace_seconds if load_balancers else None,
+            deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True, rollback=True),
+            deployment_minimum_healthy_percent=100,
+            deployment_maximum_percent=200,
+            enable_execute_command=True,
+            enable_ecs_managed_tags=True,
+            propagate_tags="SERVICE",
+            wait_for_steady_state=True,  # `pulumi up` fails when a deploy rolls back, instead of reporting success
+            tags=self.tags,
+            # Autoscaling owns the task count once the service exists.
+            opts=self._child(
+                depends_on=depends_on,
+                ignore_changes=["desiredCount"] if settings.autoscaling is not None else None,
+            ),
+        )
+
+    def _autoscaling(self) -> None:
+        scaling = self._settings.autoscaling
+        assert scaling is not None
+        target = aws.appautoscaling.Target(
+            f"{self._name}-scaling-target",
+            service_namespace="ecs",
+            scalable_dimension="ecs:service:DesiredCount",
+            resource_id=f"service/{self._cluster.cluster_name}/{self.physical_name}",
+            min_capacity=scaling.min,
+            max_capacity=scaling.max,
+            opts=self._child(depends_on=[self.service]),
+        )
+        aws.appautoscaling.Policy(
+            f"{self._name}-scaling-cpu",
+            policy_type="TargetTrackingScaling",
+            service_namespace=target.service_namespace,
+            scalable_dimension=target.scalable_dimension,
+            resource_id=target.resource_id,
+            target_tracking_scaling_policy_configuration=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
+                target_value=scaling.cpu_target,
+                predefined_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
+                    predefined_metric_type="ECSServiceAverageCPUUtilization"
+                ),
+                scale_in_cooldown=300,
+                scale_out_cooldown=60,
+            ),
+            opts=self._child(),
+        )
+
+    def alerts(self) -> list[AlertSpec]:
+        return app_alerts(self._name, self.physical_name, self._cluster.cluster_name, self._settings)
+
+
+def _ecs_tasks_trust(ctx: StackContext) -> str:
+    return service_trust_policy(
+        "ecs-tasks.amazonaws.com", source_account=ctx.account_id, source_arn=ctx.arn("ecs", "*")
+    )
+
+
+def app_alerts(key: str, service_name: str, cluster_name: str, settings: AppConfig) -> list[AlertSpec]:
+    """Load-balancer errors and latency (web apps), running tasks, CPU and memory of one service."""
+    ecs_scope = f"{{clustername:{cluster_name},servicename:{service_name}}}"
+    target_group = f"{{targetgroup:targetgroup/{service_name[:32]}/*}}"
+    customer_facing = key == "api"
+    specs = [
+        AlertSpec(key=f"app.{key}.running-tasks", service=key, resource=service_name,
+                  title=f"{service_name} runs fewer tasks than desired",
+                  metric=f"min:aws.ecs.service.desired{ecs_scope} - min:aws.ecs.service.running{ecs_scope}",
+                  aggregation="min", window="last_15m", comparator=">", critical=0, priority=2,
+                  runbook="Tasks are failing to start or being stopped: check the service events and stopped "
+                  "tasks' reasons (image pull, secrets, health checks)."),
+        AlertSpec(key=f"app.{key}.cpu", service=key, resource=service_name, title=f"{service_name} CPU high",
+                  metric=f"avg:aws.ecs.cpuutilization{ecs_scope}", comparator=">", critical=90, warning=80,
+                  priority=3,
+                  runbook="Check whether autoscaling is at its maximum and what changed in the last deploy."),
+        AlertSpec(key=f"app.{key}.memory", service=key, resource=service_name, title=f"{service_name} memory high",
+                  metric=f"avg:aws.ecs.memory_utilization{ecs_scope}", comparator=">", critical=90, warning=80,
+                  priority=3,
+                  runbook="Tasks near their memory limit are killed (OOM): look for leaks or raise memory."),
+    ]  # fmt: skip
+    if settings.routing is not None:
+        specs += [
+            AlertSpec(key=f"app.{key}.5xx-rate", service=key, resource=service_name,
+                      title=f"{service_name} 5xx rate high",
+                      metric=f"sum:aws.applicationelb.httpcode_target_5xx{target_group}.as_count() / "
+                      f"sum:aws.applicationelb.request_count{target_group}.as_count() * 100",
+                      aggregation="sum", comparator=">", critical=5, warning=1,
+                      priority=1 if customer_facing else 2,
+                      runbook="Errors from the app itself: check its logs and traces in Datadog for the failing "
+                      "endpoint, and roll back the last deploy if it started then."),
+            AlertSpec(key=f"app.{key}.p95-latency", service=key, resource=service_name,
+                      title=f"{service_name} p95 latency high",
+                      metric=f"avg:aws.applicationelb.target_response_time.p95{target_group}",
+                      comparator=">", critical=1.0, warning=0.5, priority=2 if customer_facing else 3,
+                      runbook="Slow responses: check database latency and the slowest endpoints in APM."),
+        ]  # fmt: skip
+    return specs
