@@ -19,17 +19,9 @@ from components.cluster import Cluster
 from components.config.apps import AppConfig
 from components.containers import DatadogTags, container_definitions_json, task_containers
 from components.context import StackContext
-from components.iam import policy_document, service_trust_policy, statement
-from components.secrets import SecretRef, secret_read_statements
+from components.secrets import SecretRef
 from components.tags import component_tags
-
-HTTPS = 443
-ECS_EXEC_ACTIONS = [
-    "ssmmessages:CreateControlChannel",
-    "ssmmessages:CreateDataChannel",
-    "ssmmessages:OpenControlChannel",
-    "ssmmessages:OpenDataChannel",
-]
+from components.task_roles import allow_egress, execution_role, task_role, task_security_group
 
 
 @dataclass(frozen=True)
@@ -85,9 +77,23 @@ class EcsApp(pulumi.ComponentResource):
             tags=self.tags,
             opts=self._child(),
         )
-        secret_refs = [s.ref for s in args.secrets.values()] + [args.cluster.datadog_secret]
-        self.execution_role = self._execution_role(image, secret_refs)
-        self.task_role = self._task_role()
+        self.execution_role = execution_role(
+            name,
+            ctx=ctx,
+            repository_arn=image.repository_arn,
+            log_group_arn=self.log_group.arn,
+            secrets=[s.ref for s in args.secrets.values()] + [args.cluster.datadog_secret],
+            tags=self.tags,
+            parent=self,
+        )
+        self.task_role = task_role(
+            name,
+            ctx=ctx,
+            exec_key_arn=args.cluster.exec_key_arn,
+            exec_log_group_arn=args.cluster.exec_log_group_arn,
+            tags=self.tags,
+            parent=self,
+        )
         self.security_group = self._security_group(args)
         self.task_definition = aws.ecs.TaskDefinition(
             f"{name}-task",
@@ -193,86 +199,15 @@ class EcsApp(pulumi.ComponentResource):
         )
         return repository
 
-    def _execution_role(self, image: ImageRef, secrets: list[SecretRef]) -> aws.iam.Role:
-        """What ECS needs to start the task: pull the image, write the sidecars' logs, read the secrets."""
-        ctx = self._context
-        role = aws.iam.Role(
-            f"{self._name}-execution-role",
-            assume_role_policy=_ecs_tasks_trust(ctx),
-            max_session_duration=3600,
-            tags=self.tags,
-            opts=self._child(),
-        )
-        aws.iam.RolePolicy(
-            f"{self._name}-execution-policy",
-            role=role.id,
-            policy=policy_document(
-                # GetAuthorizationToken has no resource to scope to.
-                statement("EcrAuthorization", ["ecr:GetAuthorizationToken"], ["*"]),
-                statement(
-                    "PullImage",
-                    ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                    [image.repository_arn],
-                ),
-                statement(
-                    "WriteSidecarLogs",
-                    ["logs:CreateLogStream", "logs:PutLogEvents"],
-                    [self.log_group.arn.apply(lambda arn: f"{arn}:*")],
-                ),
-                *secret_read_statements(secrets, region=ctx.region),
-            ),
-            opts=self._child(),
-        )
-        return role
-
-    def _task_role(self) -> aws.iam.Role:
-        """What the app itself may do: ECS Exec for operators; everything else is granted by resources."""
-        ctx, cluster = self._context, self._cluster
-        role = aws.iam.Role(
-            f"{self._name}-task-role",
-            assume_role_policy=_ecs_tasks_trust(ctx),
-            max_session_duration=3600,
-            tags=self.tags,
-            opts=self._child(),
-        )
-        aws.iam.RolePolicy(
-            f"{self._name}-task-exec-policy",
-            role=role.id,
-            policy=policy_document(
-                # The SSM channels of ECS Exec cannot be scoped to a resource.
-                statement("EcsExecChannels", ECS_EXEC_ACTIONS, ["*"]),
-                statement("EcsExecSessionKey", ["kms:Decrypt"], [cluster.exec_key_arn]),
-                statement(
-                    "EcsExecSessionLogs",
-                    ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
-                    [cluster.exec_log_group_arn.apply(lambda arn: f"{arn}:*")],
-                ),
-                statement("EcsExecFindLogGroup", ["logs:DescribeLogGroups"], [ctx.arn("logs", "log-group:*")]),
-            ),
-            opts=self._child(),
-        )
-        return role
-
     def _security_group(self, args: EcsAppArgs) -> aws.ec2.SecurityGroup:
         settings, name = self._settings, self._name
-        group = aws.ec2.SecurityGroup(
-            f"{name}-sg",
+        group = task_security_group(
+            name,
             vpc_id=args.vpc_id,
             description=f"{self.physical_name} tasks"
             + (f": port {settings.port} from the load balancer only" if settings.routing else ": no inbound"),
             tags={**self.tags, "Name": self.physical_name},
-            opts=self._child(),
-        )
-        # Out to HTTPS (AWS endpoints, Datadog through NAT); databases add their port via allow_from.
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-to-https",
-            security_group_id=group.id,
-            ip_protocol="tcp",
-            from_port=HTTPS,
-            to_port=HTTPS,
-            cidr_ipv4="0.0.0.0/0",
-            description="HTTPS to AWS endpoints and Datadog",
-            opts=self._child(),
+            parent=self,
         )
         if settings.routing is not None and settings.port is not None:
             aws.vpc.SecurityGroupIngressRule(
@@ -285,30 +220,18 @@ class EcsApp(pulumi.ComponentResource):
                 description="The public load balancer",
                 opts=self._child(),
             )
-            aws.vpc.SecurityGroupEgressRule(
-                f"{name}-alb-to-app",
-                security_group_id=self._cluster.alb_security_group_id,
-                referenced_security_group_id=group.id,
-                ip_protocol="tcp",
-                from_port=settings.port,
-                to_port=settings.port,
-                description=f"To {self.physical_name} tasks",
-                opts=self._child(),
-            )
+            allow_egress(
+                f"{name}-alb", "app", security_group_id=self._cluster.alb_security_group_id,
+                to_group_id=group.id, port=settings.port, parent=self,
+            )  # fmt: skip
         return group
 
     def allow_to(self, target: str, security_group_id: pulumi.Input[str], port: int) -> None:
         """Let this app's tasks open connections to `target` (a database) on `port`."""
-        aws.vpc.SecurityGroupEgressRule(
-            f"{self._name}-to-{target}",
-            security_group_id=self.security_group.id,
-            referenced_security_group_id=security_group_id,
-            ip_protocol="tcp",
-            from_port=port,
-            to_port=port,
-            description=f"To {target}",
-            opts=self._child(),
-        )
+        allow_egress(
+            self._name, target, security_group_id=self.security_group.id, to_group_id=security_group_id, port=port,
+            parent=self,
+        )  # fmt: skip
 
     def _routing(self, args: EcsAppArgs) -> tuple[aws.lb.TargetGroup, aws.lb.ListenerRule]:
         settings, name = self._settings, self._name
@@ -437,12 +360,6 @@ class EcsApp(pulumi.ComponentResource):
 
     def alerts(self) -> list[AlertSpec]:
         return app_alerts(self._name, self.physical_name, self._cluster.cluster_name, self._settings)
-
-
-def _ecs_tasks_trust(ctx: StackContext) -> str:
-    return service_trust_policy(
-        "ecs-tasks.amazonaws.com", source_account=ctx.account_id, source_arn=ctx.arn("ecs", "*")
-    )
 
 
 def app_alerts(key: str, service_name: str, cluster_name: str, settings: AppConfig) -> list[AlertSpec]:
