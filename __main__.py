@@ -28,3 +28,8 @@ pulumi.export(
     "apps",
     {name: {"service": app.service_name, "repository": app.repository_url} for name, app in platform.apps.items()},
 )
+pulumi.export(
+    "batches",
+    {name: {"stateMachine": batch.state_machine_arn} for name, batch in platform.batches.batches.items()},
+)
+pulumi.export("batchFailureTopicArn", platform.batches.failure_topic_arn)

@@ -71,3 +71,16 @@ def service_trust_policy(service: str, *, source_account: str, source_arn: str |
             conditions=conditions,
         )
     )
+
+
+def key_policy(account_id: str, *statements: Statement) -> pulumi.Output[str]:
+    """A KMS key policy: the account administers the key through IAM (AWS's default, and what keeps a key
+    from becoming unmanageable), plus the service statements a key needs (who may encrypt, decrypt)."""
+    account = {
+        "Sid": "AccountAdministersThroughIam",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+        "Action": "kms:*",
+        "Resource": "*",
+    }
+    return policy_document(account, *statements)

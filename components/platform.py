@@ -10,10 +10,13 @@ from dataclasses import dataclass
 
 import pulumi
 
+from components.batches import Batches, BatchesArgs
 from components.cluster import Cluster, ClusterArgs
 from components.config import PlatformConfig
 from components.config.apps import AppConfig, SecretSource
+from components.config.batches import BatchConfig
 from components.context import StackContext
+from components.cron_batch import BatchSpec, CronBatch
 from components.database import Database, DatabaseArgs
 from components.ecs_app import ContainerSecret, EcsApp, EcsAppArgs, ImageRef
 from components.network import Network, NetworkArgs
@@ -80,6 +83,18 @@ class Platform(pulumi.ComponentResource):
                 ),
                 opts=primary,
             )
+        self.batches = Batches(
+            "batches",
+            BatchesArgs(
+                context=ctx,
+                cluster=self.cluster,
+                vpc_id=network.vpc_id,
+                app_subnet_ids=network.app_subnet_ids,
+                team=config.general.owner,
+                specs={name: self._batch_spec(batch) for name, batch in sorted(config.batches.items())},
+            ),
+            opts=primary,
+        )
         self._connect_databases()
 
         self.register_outputs({"vpc_id": network.vpc_id, "alb_dns_name": self.cluster.alb_dns_name})
@@ -106,15 +121,36 @@ class Platform(pulumi.ComponentResource):
             repository_arn=owner.repository_arn,
         )
 
+    def _batch_spec(self, batch: BatchConfig) -> BatchSpec:
+        """A batch runs an app's image at the app's tag (`app:`), or its own tag of an app's repository."""
+        if batch.app is not None:
+            owner_name, tag = batch.app, self.config.apps.services[batch.app].image.tag
+        else:
+            assert batch.image is not None
+            assert batch.image.repository is not None
+            owner_name, tag = batch.image.repository, batch.image.tag
+        owner = self.apps[owner_name]
+        owner_repository = self.config.apps.services[owner_name].image.repository
+        if owner_repository not in (None, owner_name):
+            owner = self.apps[owner_repository]  # the app itself runs a borrowed image
+        image = ImageRef(
+            uri=owner.repository_url.apply(lambda url: f"{url}:{tag}"), repository_arn=owner.repository_arn
+        )
+        return BatchSpec(
+            settings=batch,
+            image=image,
+            version=tag,
+            secrets={env: self.container_secret(source) for env, source in sorted(batch.secrets.items())},
+        )
+
     def _connect_databases(self) -> None:
-        """Each database accepts its configured clients, and those clients may reach it."""
+        """Each database accepts its configured clients (apps and batches), and those clients may reach it."""
+        clients: dict[str, EcsApp | CronBatch] = {**self.apps, **self.batches.batches}
         for db_name, database in self.databases.items():
-            for client in self.config.databases[db_name].clients:
-                app = self.apps.get(client)
-                if app is None:
-                    continue
-                database.allow_from(client, app.security_group_id)
-                app.allow_to(f"database-{db_name}", database.security_group_id, database.port)
+            for client_name in self.config.databases[db_name].clients:
+                client = clients[client_name]
+                database.allow_from(client_name, client.security_group_id)
+                client.allow_to(f"database-{db_name}", database.security_group_id, database.port)
 
 
 def _borrows_image(app_name: str, app: AppConfig) -> bool:

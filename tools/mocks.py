@@ -94,6 +94,14 @@ COMPUTED: dict[str, Computed] = {
         "arnSuffix": f"targetgroup/{f.physical}/73e2d6bc24d8a067",
     },
     "aws:ecs/cluster:Cluster": lambda f: {"arn": f.arn("ecs", f"cluster/{f.physical}")},
+    "aws:scheduler/scheduleGroup:ScheduleGroup": lambda f: {"arn": f.arn("scheduler", f"schedule-group/{f.physical}")},
+    "aws:sfn/stateMachine:StateMachine": lambda f: {"arn": f.arn("states", f"stateMachine:{f.physical}")},
+    "aws:sqs/queue:Queue": lambda f: {
+        "arn": f.arn("sqs", f.physical),
+        "url": f"https://sqs.{f.region}.amazonaws.com/{f.account_id}/{f.physical}",
+    },
+    "aws:sns/topic:Topic": lambda f: {"arn": f.arn("sns", f.physical)},
+    "aws:cloudwatch/eventRule:EventRule": lambda f: {"arn": f.arn("events", f"rule/{f.physical}")},
     "aws:ecs/taskDefinition:TaskDefinition": lambda f: {
         "arn": f.arn("ecs", f"task-definition/{f.inputs.get('family', f.name)}:1"),
         "arnWithoutRevision": f.arn("ecs", f"task-definition/{f.inputs.get('family', f.name)}"),

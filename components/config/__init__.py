@@ -16,6 +16,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from components.config.apps import AppsConfig
 from components.config.base import ConfigError, ConfigIssue, key_path
+from components.config.batches import BatchesConfig
 from components.config.checks import CHECKS
 from components.config.databases import DatabasesConfig
 from components.config.general import GeneralConfig
@@ -32,6 +33,7 @@ AREA_MODELS: dict[str, Any] = {
     "databases": DatabasesConfig,
     "monitoring": MonitoringConfig,
     "apps": AppsConfig,
+    "batches": BatchesConfig,
 }
 """Area -> its type (a model, or a map of models)."""
 REQUIRED_AREAS: tuple[str, ...] = ("general", "network", "apps")

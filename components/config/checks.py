@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Protocol
 
-from components.config.apps import FARGATE_SIZES, SECRET_LIKE, AppConfig, SecretSource
+from components.config.apps import FARGATE_SIZES, SECRET_LIKE, SecretSource
 from components.config.base import ConfigIssue, key_path
 from components.config.model import NAMESPACE, PlatformConfig
+from components.schedules import schedule_problem, time_zone_problem
 from components.subnet_plan import check_layout
 
 
@@ -113,7 +115,21 @@ def _check_apps(config: PlatformConfig) -> list[ConfigIssue]:
     return issues
 
 
-def _check_size(at: str, app: AppConfig) -> list[ConfigIssue]:
+class _Sized(Protocol):
+    @property
+    def cpu(self) -> int: ...
+    @property
+    def memory(self) -> int: ...
+
+
+class _WithEnvironment(Protocol):
+    @property
+    def environment(self) -> dict[str, str]: ...
+    @property
+    def secrets(self) -> dict[str, SecretSource]: ...
+
+
+def _check_size(at: str, app: _Sized) -> list[ConfigIssue]:
     if app.cpu not in FARGATE_SIZES:
         return [
             ConfigIssue(
@@ -133,7 +149,7 @@ def _check_size(at: str, app: AppConfig) -> list[ConfigIssue]:
     return []
 
 
-def _check_environment(at: str, app: AppConfig) -> list[ConfigIssue]:
+def _check_environment(at: str, app: _WithEnvironment) -> list[ConfigIssue]:
     issues = [
         ConfigIssue(f"{at}.environment.{env}", "looks like a secret; move it to `secrets` (Secrets Manager)")
         for env in sorted(app.environment)
@@ -183,5 +199,63 @@ def check_secret_sources(
     return issues
 
 
+def _check_batches(config: PlatformConfig) -> list[ConfigIssue]:
+    issues: list[ConfigIssue] = []
+    apps = config.apps.services
+    for name, batch in sorted(config.batches.items()):
+        at = f"{NAMESPACE}:batches.{name}"
+        if (batch.app is None) == (batch.image is None):
+            issues.append(ConfigIssue(at, "give exactly one of `app` (reuse an app's image) and `image`"))
+        if batch.app is not None and batch.app not in apps:
+            issues.append(ConfigIssue(f"{at}.app", f"unknown app {batch.app!r}; apps: {', '.join(sorted(apps))}"))
+        if batch.image is not None and batch.image.repository not in apps:
+            issues.append(
+                ConfigIssue(
+                    f"{at}.image.repository",
+                    f"a batch runs an app's repository; {batch.image.repository!r} is not one of "
+                    + ", ".join(sorted(apps)),
+                )
+            )
+        problem = schedule_problem(batch.schedule)
+        if problem:
+            issues.append(ConfigIssue(f"{at}.schedule", f"{batch.schedule!r}: {problem}"))
+        problem = time_zone_problem(batch.time_zone)
+        if problem:
+            issues.append(ConfigIssue(f"{at}.timeZone", problem))
+        issues += [
+            ConfigIssue(
+                f"{at}.input.{key}", f"collides with environment.{key}; input-driven variables come from the execution"
+            )
+            for key in sorted(set(batch.input) & set(batch.environment))
+        ]
+        issues += [
+            ConfigIssue(f"{at}.input.{key}", f"collides with secrets.{key}")
+            for key in sorted(set(batch.input) & set(batch.secrets))
+        ]
+        issues += _check_size(at, batch)
+        issues += _check_environment(at, batch)
+        issues += check_secret_sources(config, at, name, batch.secrets)
+    return issues
+
+
+def _check_clients(config: PlatformConfig) -> list[ConfigIssue]:
+    """Every database client is an app or a batch, and no name is both."""
+    apps, batches = set(config.apps.services), set(config.batches)
+    issues = [
+        ConfigIssue(f"{NAMESPACE}:batches.{name}", "is also the name of an app; clients are named uniquely")
+        for name in sorted(apps & batches)
+    ]
+    for db_name, database in sorted(config.databases.items()):
+        issues += [
+            ConfigIssue(
+                f"{NAMESPACE}:databases.{db_name}.clients[{index}]",
+                f"{client!r} is neither an app nor a batch",
+            )
+            for index, client in enumerate(database.clients)
+            if client not in apps | batches
+        ]
+    return issues
+
+
 Check = Callable[[PlatformConfig], list[ConfigIssue]]
-CHECKS: list[Check] = [_check_network, _check_databases, _check_apps]
+CHECKS: list[Check] = [_check_network, _check_databases, _check_apps, _check_batches, _check_clients]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from components.config.apps import AppsConfig
+from components.config.batches import BatchConfig
 from components.config.databases import DatabaseConfig
 from components.config.general import GeneralConfig
 from components.config.monitoring import MonitoringConfig
@@ -24,6 +25,7 @@ class PlatformConfig:
     apps: AppsConfig
     databases: dict[str, DatabaseConfig]
     monitoring: MonitoringConfig
+    batches: dict[str, BatchConfig]
 
     @property
     def profile(self) -> EnvironmentProfile:

@@ -194,10 +194,11 @@ def test_apps_reach_only_https_and_their_databases(platform: ProgramRun) -> None
             assert rule["fromPort"] in (443, 5432)
 
 
-def test_databases_accept_their_app_clients(platform: ProgramRun) -> None:
-    for db, apps in (("card", ["api"]), ("app", ["admin", "api", "worker"])):
+def test_databases_accept_exactly_their_configured_clients(platform: ProgramRun) -> None:
+    config = platform_config(platform.stack)
+    for db, settings in config.databases.items():
         ingress = sg_rules(platform, "Ingress", f"{db}-sg-id")
-        assert sorted(r["referencedSecurityGroupId"] for r in ingress) == [f"{a}-sg-id" for a in apps]
+        assert sorted(r["referencedSecurityGroupId"] for r in ingress) == sorted(f"{c}-sg-id" for c in settings.clients)
         assert {(r["fromPort"], r["toPort"]) for r in ingress} == {(5432, 5432)}
 
 

@@ -1,0 +1,198 @@
+"""The batches area: every cron batch, and what they share (schedule group, DLQ, failure alerts).
+
+Failures are signalled twice on purpose, by different sources: Step Functions executions that fail,
+time out or are aborted, and ECS tasks of the batches that stop with a non-zero exit code or never
+start (a run started by hand outside the state machine is caught too). Both go to one encrypted SNS
+topic; the monitoring area routes it, paging once per failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.alerts import AlertSpec
+from components.cluster import Cluster
+from components.context import StackContext
+from components.cron_batch import BatchSpec, CronBatch, CronBatchArgs
+from components.iam import key_policy, policy_document, statement
+from components.tags import component_tags
+
+EVENTS = "events.amazonaws.com"
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchesArgs:
+    context: StackContext
+    cluster: Cluster
+    vpc_id: pulumi.Input[str]
+    app_subnet_ids: pulumi.Input[Sequence[str]]
+    team: str
+    specs: Mapping[str, BatchSpec]
+
+
+class Batches(pulumi.ComponentResource):
+    """Outputs: `batches` (name -> CronBatch), `failure_topic_arn`, `schedule_group_name`."""
+
+    def __init__(self, name: str, args: BatchesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("platform:batches:Batches", name, None, opts)
+        self._name = name
+        self._context = ctx = args.context
+        self.tags = component_tags(service="batch", component="batches")
+        self.schedule_group = aws.scheduler.ScheduleGroup(
+            f"{name}-schedules", name=ctx.physical_name("batches"), tags=self.tags, opts=self._child()
+        )
+        self.dead_letter_queue = aws.sqs.Queue(
+            f"{name}-schedule-dlq",
+            name=ctx.physical_name("batch-schedules-dlq"),
+            sqs_managed_sse_enabled=True,
+            message_retention_seconds=14 * 24 * 3600,
+            tags=self.tags,
+            opts=self._child(),
+        )
+        self.batches = {
+            batch: CronBatch(
+                batch,
+                CronBatchArgs(
+                    context=ctx,
+                    spec=spec,
+                    cluster=args.cluster,
+                    vpc_id=args.vpc_id,
+                    app_subnet_ids=args.app_subnet_ids,
+                    team=args.team,
+                    schedule_group=self.schedule_group,
+                    schedule_dead_letter_arn=self.dead_letter_queue.arn,
+                ),
+                opts=self._child(),
+            )
+            for batch, spec in sorted(args.specs.items())
+        }
+        self._failure_alerts(args.cluster)
+        self.failure_topic_arn = self.failure_topic.arn
+        self.schedule_group_name = self.schedule_group.name
+        self.register_outputs({"failure_topic_arn": self.failure_topic_arn})
+
+    def _child(self, **kwargs: object) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, **kwargs)  # type: ignore[arg-type]
+
+    def _failure_alerts(self, cluster: Cluster) -> None:
+        ctx, name = self._context, self._name
+        rule_names = {kind: ctx.physical_name("batch", kind) for kind in ("execution-failed", "task-failed")}
+        rule_arns = [ctx.arn("events", f"rule/{rule}") for rule in rule_names.values()]
+        key = aws.kms.Key(
+            f"{name}-alerts-key",
+            description="Batch failure alerts topic",
+            enable_key_rotation=True,
+            deletion_window_in_days=ctx.profile.kms_deletion_window_days,
+            policy=key_policy(
+                ctx.account_id,
+                statement(
+                    "EventBridgePublishesEncrypted",
+                    ["kms:Decrypt", "kms:GenerateDataKey*"],
+                    ["*"],
+                    principals={"Service": EVENTS},
+                    conditions={"StringEquals": {"aws:SourceAccount": ctx.account_id}},
+                ),
+            ),
+            tags=self.tags,
+            opts=self._child(),
+        )
+        self.failure_topic = aws.sns.Topic(
+            f"{name}-failures",
+            name=ctx.physical_name("batch-failures"),
+            kms_master_key_id=key.arn,
+            tags=self.tags,
+            opts=self._child(),
+        )
+        topic_policy = aws.sns.TopicPolicy(
+            f"{name}-failures-policy",
+            arn=self.failure_topic.arn,
+            policy=policy_document(
+                statement(
+                    "FailureRulesPublish",
+                    ["sns:Publish"],
+                    [self.failure_topic.arn],
+                    principals={"Service": EVENTS},
+                    conditions={"ArnEquals": {"aws:SourceArn": rule_arns}},
+                )
+            ),
+            opts=self._child(),
+        )
+        batches = list(self.batches.values())
+        patterns = {
+            "execution-failed": execution_failure_pattern([b.state_machine_arn for b in batches]),
+            "task-failed": task_failure_pattern(
+                cluster.cluster_arn, [ctx.arn("ecs", f"task-definition/{b.task_definition_family}:") for b in batches]
+            ),
+        }
+        for kind, pattern in patterns.items():
+            rule = aws.cloudwatch.EventRule(
+                f"{name}-{kind}",
+                name=rule_names[kind],
+                description=f"Batch {kind.replace('-', ' ')}: to the batch failures topic",
+                event_pattern=pattern,
+                tags=self.tags,
+                opts=self._child(),
+            )
+            aws.cloudwatch.EventTarget(
+                f"{name}-{kind}-to-topic",
+                rule=rule.name,
+                arn=self.failure_topic.arn,
+                opts=self._child(depends_on=[topic_policy]),
+            )
+
+    def alerts(self) -> list[AlertSpec]:
+        queue = self._context.physical_name("batch-schedules-dlq")
+        return [spec for batch in self.batches.values() for spec in batch.alerts()] + [
+            AlertSpec(
+                key="batches.schedule-dlq",
+                service="batch",
+                resource=queue,
+                title="A scheduled batch could not be started",
+                metric=f"max:aws.sqs.approximate_number_of_messages_visible{{queuename:{queue}}}",
+                aggregation="max",
+                comparator=">",
+                critical=0,
+                priority=2,
+                runbook="EventBridge Scheduler gave up starting a state machine: read the message for the "
+                "schedule and error, fix (usually the scheduler role), then start the batch by hand.",
+            )
+        ]
+
+
+def execution_failure_pattern(state_machine_arns: list[pulumi.Output[str]]) -> pulumi.Output[str]:
+    return pulumi.Output.json_dumps(
+        {
+            "source": ["aws.states"],
+            "detail-type": ["Step Functions Execution Status Change"],
+            "detail": {"status": ["FAILED", "TIMED_OUT", "ABORTED"], "stateMachineArn": state_machine_arns},
+        },
+        sort_keys=True,
+    )
+
+
+def task_failure_pattern(cluster_arn: pulumi.Input[str], family_prefixes: list[str]) -> pulumi.Output[str]:
+    """STOPPED batch tasks with a non-zero exit code, or that never started (those have no exit code).
+
+    EventBridge matches arrays of objects field by field, so a sidecar's non-zero exit at shutdown also
+    matches; the execution-failed rule is the one that decides a run failed.
+    """
+    return pulumi.Output.json_dumps(
+        {
+            "source": ["aws.ecs"],
+            "detail-type": ["ECS Task State Change"],
+            "detail": {
+                "clusterArn": [cluster_arn],
+                "lastStatus": ["STOPPED"],
+                "taskDefinitionArn": [{"prefix": prefix} for prefix in sorted(family_prefixes)],
+                "$or": [
+                    {"containers": {"exitCode": [{"anything-but": 0}]}},
+                    {"stopCode": ["TaskFailedToStart"]},
+                ],
+            },
+        },
+        sort_keys=True,
+    )

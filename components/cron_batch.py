@@ -1,0 +1,320 @@
+"""A cron batch: an ECS task definition run by a Step Functions state machine on a schedule.
+
+The state machine runs the task with `runTask.sync`, retries ECS API errors and (as configured)
+failed tasks with backoff, and fails the execution when the task finally fails, so the failure rules
+of `Batches` see it. EventBridge Scheduler starts it in the stack's time zone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from components.alerts import AlertSpec
+from components.cluster import Cluster
+from components.config.batches import BatchConfig
+from components.containers import DatadogTags, container_definitions_json, task_containers
+from components.context import StackContext
+from components.ecs_app import ContainerSecret, ImageRef
+from components.iam import policy_document, service_trust_policy, statement
+from components.state_machines import run_task_definition
+from components.tags import component_tags
+from components.task_roles import allow_egress, execution_role, task_role, task_security_group
+
+MANAGED_RULE = "rule/StepFunctionsGetEventsForECSTaskRule"
+LOG_DELIVERY_ACTIONS = [
+    "logs:CreateLogDelivery", "logs:DeleteLogDelivery", "logs:DescribeLogGroups", "logs:DescribeResourcePolicies",
+    "logs:GetLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:UpdateLogDelivery",
+]  # fmt: skip
+"""The EventBridge rule Step Functions manages to learn when a `.sync` task stops."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchSpec:
+    """What the composition resolves for a batch: its settings, image and container secrets."""
+
+    settings: BatchConfig
+    image: ImageRef
+    version: str
+    """The image tag, tagged on telemetry as `version`."""
+    secrets: Mapping[str, ContainerSecret] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CronBatchArgs:
+    context: StackContext
+    spec: BatchSpec
+    cluster: Cluster
+    vpc_id: pulumi.Input[str]
+    app_subnet_ids: pulumi.Input[Sequence[str]]
+    team: str
+    schedule_group: aws.scheduler.ScheduleGroup
+    schedule_dead_letter_arn: pulumi.Input[str]
+
+
+class CronBatch(pulumi.ComponentResource):
+    """Outputs: `state_machine_arn`, `task_definition_family`, `security_group_id`, `task_role`,
+    `execution_role`, `schedule_name`."""
+
+    def __init__(self, name: str, args: CronBatchArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("platform:batches:CronBatch", name, None, opts)
+        self._name = name
+        self._context = ctx = args.context
+        self._settings = settings = args.spec.settings
+        image, secrets = args.spec.image, args.spec.secrets
+        self.physical_name = ctx.physical_name(name)
+        self.tags = component_tags(service="batch", component=f"batch-{name}")
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/platform/{ctx.environment}/batch/{name}",
+            retention_in_days=ctx.profile.log_retention_days,
+            tags=self.tags,
+            opts=self._child(),
+        )
+        self.execution_role = execution_role(
+            name,
+            ctx=ctx,
+            repository_arn=image.repository_arn,
+            log_group_arn=self.log_group.arn,
+            secrets=[s.ref for s in secrets.values()] + [args.cluster.datadog_secret],
+            tags=self.tags,
+            parent=self,
+        )
+        self.task_role = task_role(
+            name,
+            ctx=ctx,
+            exec_key_arn=args.cluster.exec_key_arn,
+            exec_log_group_arn=args.cluster.exec_log_group_arn,
+            tags=self.tags,
+            parent=self,
+        )
+        self.security_group = task_security_group(
+            name,
+            vpc_id=args.vpc_id,
+            description=f"{self.physical_name} batch tasks: no inbound",
+            tags={**self.tags, "Name": self.physical_name},
+            parent=self,
+        )
+        self.task_definition_family = self.physical_name
+        self.task_definition = aws.ecs.TaskDefinition(
+            f"{name}-task",
+            family=self.task_definition_family,
+            cpu=str(settings.cpu),
+            memory=str(settings.memory),
+            network_mode="awsvpc",
+            requires_compatibilities=["FARGATE"],
+            runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
+                operating_system_family="LINUX", cpu_architecture=settings.architecture
+            ),
+            execution_role_arn=self.execution_role.arn,
+            task_role_arn=self.task_role.arn,
+            container_definitions=container_definitions_json(
+                task_containers(
+                    image=image.uri,
+                    tags=DatadogTags(env=ctx.environment, service=name, version=args.spec.version, team=args.team),
+                    datadog=args.cluster.datadog,
+                    environment=settings.environment,
+                    secrets={env: secret.value_from for env, secret in secrets.items()},
+                    log_group=self.log_group.name,
+                    region=ctx.region,
+                    command=settings.command,
+                )
+            ),
+            tags=self.tags,
+            opts=self._child(),
+        )
+        self.state_machine = self._state_machine(args)
+        self.schedule = self._schedule(args)
+
+        self.state_machine_arn = self.state_machine.arn
+        self.security_group_id = self.security_group.id
+        self.schedule_name = self.physical_name
+        self.register_outputs(
+            {
+                "state_machine_arn": self.state_machine_arn,
+                "task_definition_family": self.task_definition_family,
+                "security_group_id": self.security_group_id,
+            }
+        )
+
+    def _child(self, **kwargs: object) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, **kwargs)  # type: ignore[arg-type]
+
+    def _state_machine(self, args: CronBatchArgs) -> aws.sfn.StateMachine:
+        ctx, name, settings = self._context, self._name, self._settings
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-state-machine-logs",
+            # The vendedlogs prefix keeps Step Functions' log delivery off the account's resource-policy limit.
+            name=f"/aws/vendedlogs/states/{self.physical_name}",
+            retention_in_days=ctx.profile.log_retention_days,
+            tags=self.tags,
+            opts=self._child(),
+        )
+        role = aws.iam.Role(
+            f"{name}-state-machine-role",
+            assume_role_policy=service_trust_policy(
+                "states.amazonaws.com",
+                source_account=ctx.account_id,
+                source_arn=ctx.arn("states", f"stateMachine:{self.physical_name}"),
+            ),
+            max_session_duration=3600,
+            tags=self.tags,
+            opts=self._child(),
+        )
+        family_arn = ctx.arn("ecs", f"task-definition/{self.task_definition_family}")
+        aws.iam.RolePolicy(
+            f"{name}-state-machine-policy",
+            role=role.id,
+            policy=policy_document(
+                statement(
+                    "RunBatchTask",
+                    ["ecs:RunTask"],
+                    [family_arn, f"{family_arn}:*"],
+                    conditions={"ArnEquals": {"ecs:cluster": args.cluster.cluster_arn}},
+                ),
+                statement(
+                    "TagBatchTask",
+                    ["ecs:TagResource"],
+                    [ctx.arn("ecs", f"task/{args.cluster.cluster_name}/*")],
+                    conditions={"StringEquals": {"ecs:CreateAction": "RunTask"}},
+                ),
+                statement(
+                    "WatchBatchTask",
+                    ["ecs:DescribeTasks", "ecs:StopTask"],
+                    [ctx.arn("ecs", f"task/{args.cluster.cluster_name}/*")],
+                ),
+                statement(
+                    "SyncTaskEvents",
+                    ["events:DescribeRule", "events:PutRule", "events:PutTargets"],
+                    [ctx.arn("events", MANAGED_RULE)],
+                ),
+                statement(
+                    "PassTaskRoles",
+                    ["iam:PassRole"],
+                    [self.task_role.arn, self.execution_role.arn],
+                    conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+                ),
+                # Log delivery and X-Ray APIs take no resource ARNs.
+                statement("DeliverExecutionLogs", LOG_DELIVERY_ACTIONS, ["*"]),
+                statement(
+                    "TraceExecutions",
+                    [
+                        "xray:GetSamplingRules",
+                        "xray:GetSamplingTargets",
+                        "xray:PutTelemetryRecords",
+                        "xray:PutTraceSegments",
+                    ],
+                    ["*"],
+                ),
+            ),
+            opts=self._child(),
+        )
+        definition = run_task_definition(
+            comment=f"{self.physical_name}: {' '.join(settings.command)}",
+            cluster_arn=args.cluster.cluster_arn,
+            task_definition_arn=self.task_definition.arn,
+            subnets=args.app_subnet_ids,
+            security_groups=[self.security_group.id],
+            command=settings.command,
+            input_keys=list(settings.input),
+            retry=settings.retry,
+            task_timeout_seconds=settings.timeout_minutes * 60,
+        )
+        return aws.sfn.StateMachine(
+            f"{name}-state-machine",
+            name=self.physical_name,
+            type="STANDARD",  # only standard workflows emit the status-change events the alerts use
+            role_arn=role.arn,
+            definition=pulumi.Output.json_dumps(definition, sort_keys=True),
+            logging_configuration=aws.sfn.StateMachineLoggingConfigurationArgs(
+                log_destination=log_group.arn.apply(lambda arn: f"{arn}:*"),
+                level="ERROR",
+                include_execution_data=False,
+            ),
+            tracing_configuration=aws.sfn.StateMachineTracingConfigurationArgs(enabled=True),
+            tags=self.tags,
+            opts=self._child(),
+        )
+
+    def _schedule(self, args: CronBatchArgs) -> aws.scheduler.Schedule:
+        ctx, name, settings = self._context, self._name, self._settings
+        role = aws.iam.Role(
+            f"{name}-scheduler-role",
+            # AWS recommends scoping the trust to the schedule group, not to one schedule.
+            assume_role_policy=args.schedule_group.arn.apply(
+                lambda group_arn: service_trust_policy(
+                    "scheduler.amazonaws.com", source_account=ctx.account_id, source_arn=group_arn
+                )
+            ),
+            max_session_duration=3600,
+            tags=self.tags,
+            opts=self._child(),
+        )
+        aws.iam.RolePolicy(
+            f"{name}-scheduler-policy",
+            role=role.id,
+            policy=policy_document(
+                statement("StartThisBatch", ["states:StartExecution"], [self.state_machine.arn]),
+                statement("DeadLetterUndeliveredStarts", ["sqs:SendMessage"], [args.schedule_dead_letter_arn]),
+            ),
+            opts=self._child(),
+        )
+        return aws.scheduler.Schedule(
+            f"{name}-schedule",
+            name=self.physical_name,
+            group_name=args.schedule_group.name,
+            description=f"Starts {self.physical_name}: {' '.join(settings.command)}",
+            schedule_expression=settings.schedule,
+            schedule_expression_timezone=settings.time_zone,
+            state="ENABLED" if settings.enabled else "DISABLED",
+            flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
+            target=aws.scheduler.ScheduleTargetArgs(
+                arn=self.state_machine.arn,
+                role_arn=role.arn,
+                input=json.dumps(dict(settings.input), sort_keys=True),
+                retry_policy=aws.scheduler.ScheduleTargetRetryPolicyArgs(
+                    maximum_event_age_in_seconds=3600, maximum_retry_attempts=3
+                ),
+                dead_letter_config=aws.scheduler.ScheduleTargetDeadLetterConfigArgs(arn=args.schedule_dead_letter_arn),
+            ),
+            opts=self._child(),
+        )
+
+    def allow_to(self, target: str, security_group_id: pulumi.Input[str], port: int) -> None:
+        """Let this batch's tasks open connections to `target` (a database) on `port`."""
+        allow_egress(
+            self._name, target, security_group_id=self.security_group.id, to_group_id=security_group_id, port=port,
+            parent=self,
+        )  # fmt: skip
+
+    def alerts(self) -> list[AlertSpec]:
+        arn = self._context.arn("states", f"stateMachine:{self.physical_name}")
+        return batch_alerts(self._name, self.physical_name, arn, self._settings)
+
+
+def batch_alerts(key: str, physical_name: str, state_machine_arn: str, settings: BatchConfig) -> list[AlertSpec]:
+    """Failed and timed-out executions, and runs approaching their timeout."""
+    scope = f"{{statemachinearn:{state_machine_arn.lower()}}}"
+    timeout_ms = settings.timeout_minutes * 60 * 1000
+
+    def spec(name: str, **kwargs: object) -> AlertSpec:
+        return AlertSpec(key=f"batch.{key}.{name}", service="batch", resource=physical_name, **kwargs)  # type: ignore[arg-type]
+
+    return [
+        spec("executions-failed", title=f"{physical_name} failed",
+             metric=f"sum:aws.states.executions_failed{scope}.as_count()", aggregation="sum", window="last_1h",
+             comparator=">", critical=0, priority=2,
+             runbook="Open the failed execution: the task's stop reason and exit code are in its history; "
+             "rerun it with the same input once fixed."),
+        spec("executions-timed-out", title=f"{physical_name} timed out",
+             metric=f"sum:aws.states.executions_timed_out{scope}.as_count()", aggregation="sum", window="last_1h",
+             comparator=">", critical=0, priority=2,
+             runbook="The run exceeded its timeout: check for a stuck task (ECS Exec into it) or a larger input."),
+        spec("duration", title=f"{physical_name} runs long", metric=f"max:aws.states.execution_time.maximum{scope}",
+             aggregation="max", window="last_1h", comparator=">", critical=0.8 * timeout_ms, warning=0.5 * timeout_ms,
+             priority=3, runbook="Runs are approaching the timeout: look at the input size and database latency."),
+    ]  # fmt: skip
