@@ -33,3 +33,13 @@ pulumi.export(
     {name: {"stateMachine": batch.state_machine_arn} for name, batch in platform.batches.batches.items()},
 )
 pulumi.export("batchFailureTopicArn", platform.batches.failure_topic_arn)
+if platform.mail is not None:
+    pulumi.export(
+        "mail",
+        {
+            "region": platform.mail.region,
+            "bucket": platform.mail.bucket_name,
+            "queueUrl": platform.mail.queue_url,
+            "deadLetterQueueUrl": platform.mail.dead_letter_queue_url,
+        },
+    )

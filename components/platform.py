@@ -15,10 +15,12 @@ from components.cluster import Cluster, ClusterArgs
 from components.config import PlatformConfig
 from components.config.apps import AppConfig, SecretSource
 from components.config.batches import BatchConfig
+from components.config.checks import MAIL_CLIENT
 from components.context import StackContext
 from components.cron_batch import BatchSpec, CronBatch
 from components.database import Database, DatabaseArgs
 from components.ecs_app import ContainerSecret, EcsApp, EcsAppArgs, ImageRef
+from components.mail import MailPipeline, MailPipelineArgs
 from components.network import Network, NetworkArgs
 from components.providers import aws_provider
 from components.secrets import SecretRef
@@ -95,6 +97,7 @@ class Platform(pulumi.ComponentResource):
             ),
             opts=primary,
         )
+        self.mail = self._mail_pipeline(name) if config.mail is not None else None
         self._connect_databases()
 
         self.register_outputs({"vpc_id": network.vpc_id, "alb_dns_name": self.cluster.alb_dns_name})
@@ -113,29 +116,24 @@ class Platform(pulumi.ComponentResource):
         )
 
     def _borrowed_image(self, app_name: str, app: AppConfig) -> ImageRef | None:
-        if not _borrows_image(app_name, app):
-            return None
-        owner = self.apps[str(app.image.repository)]
-        return ImageRef(
-            uri=owner.repository_url.apply(lambda url: f"{url}:{app.image.tag}"),
-            repository_arn=owner.repository_arn,
-        )
+        return self._app_image(app_name)[0] if _borrows_image(app_name, app) else None
+
+    def _app_image(self, app_name: str, tag: str | None = None) -> tuple[ImageRef, str]:
+        """The image `app_name` runs (at `tag`, default the app's own), and the tag."""
+        app = self.config.apps.services[app_name]
+        tag = tag or app.image.tag
+        repository_owner = self.apps[app.image.repository or app_name]
+        uri = repository_owner.repository_url.apply(lambda url: f"{url}:{tag}")
+        return ImageRef(uri=uri, repository_arn=repository_owner.repository_arn), tag
 
     def _batch_spec(self, batch: BatchConfig) -> BatchSpec:
-        """A batch runs an app's image at the app's tag (`app:`), or its own tag of an app's repository."""
+        """A batch runs an app's image at the app's tag (`app:`), or another tag of an app's repository."""
         if batch.app is not None:
-            owner_name, tag = batch.app, self.config.apps.services[batch.app].image.tag
+            image, tag = self._app_image(batch.app)
         else:
             assert batch.image is not None
             assert batch.image.repository is not None
-            owner_name, tag = batch.image.repository, batch.image.tag
-        owner = self.apps[owner_name]
-        owner_repository = self.config.apps.services[owner_name].image.repository
-        if owner_repository not in (None, owner_name):
-            owner = self.apps[owner_repository]  # the app itself runs a borrowed image
-        image = ImageRef(
-            uri=owner.repository_url.apply(lambda url: f"{url}:{tag}"), repository_arn=owner.repository_arn
-        )
+            image, tag = self._app_image(batch.image.repository, batch.image.tag)
         return BatchSpec(
             settings=batch,
             image=image,
@@ -143,9 +141,41 @@ class Platform(pulumi.ComponentResource):
             secrets={env: self.container_secret(source) for env, source in sorted(batch.secrets.items())},
         )
 
+    def _mail_pipeline(self, name: str) -> MailPipeline:
+        settings = self.config.mail
+        assert settings is not None
+        self.aws_mail = aws_provider(
+            f"{name}-aws-mail",
+            region=settings.region,
+            general=self.config.general,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        image, tag = self._app_image(settings.processing_task.app)
+        return MailPipeline(
+            "mail",
+            MailPipelineArgs(
+                context=self.context,
+                settings=settings,
+                primary_provider=self.aws,
+                cluster=self.cluster,
+                image=image,
+                version=tag,
+                vpc_id=self.network.vpc_id,
+                app_subnet_ids=self.network.app_subnet_ids,
+                team=self.config.general.owner,
+                secrets={
+                    env: self.container_secret(source)
+                    for env, source in sorted(settings.processing_task.secrets.items())
+                },
+            ),
+            opts=pulumi.ResourceOptions(parent=self, providers={"aws": self.aws_mail}),
+        )
+
     def _connect_databases(self) -> None:
         """Each database accepts its configured clients (apps and batches), and those clients may reach it."""
-        clients: dict[str, EcsApp | CronBatch] = {**self.apps, **self.batches.batches}
+        clients: dict[str, EcsApp | CronBatch | MailPipeline] = {**self.apps, **self.batches.batches}
+        if self.mail is not None:
+            clients[MAIL_CLIENT] = self.mail
         for db_name, database in self.databases.items():
             for client_name in self.config.databases[db_name].clients:
                 client = clients[client_name]

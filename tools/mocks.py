@@ -76,6 +76,11 @@ def _rds_instance(f: ResourceFacts) -> Outputs:
 
 COMPUTED: dict[str, Computed] = {
     "aws:rds/instance:Instance": _rds_instance,
+    "aws:s3/bucket:Bucket": lambda f: {
+        "arn": f"arn:aws:s3:::{f.inputs.get('bucket', f.name)}",
+        "bucket": f.inputs.get("bucket", f.name),
+        "bucketRegionalDomainName": f"{f.inputs.get('bucket', f.name)}.s3.{f.region}.amazonaws.com",
+    },
     "aws:kms/key:Key": lambda f: {"arn": f.arn("kms", f"key/mock-{f.name}"), "keyId": f"mock-{f.name}"},
     "aws:secretsmanager/secret:Secret": lambda f: {"arn": f.arn("secretsmanager", f"secret:{f.physical}-Mock01")},
     "random:index/randomPassword:RandomPassword": lambda f: {"result": f"offline-password-{f.name}"},
@@ -101,6 +106,17 @@ COMPUTED: dict[str, Computed] = {
         "url": f"https://sqs.{f.region}.amazonaws.com/{f.account_id}/{f.physical}",
     },
     "aws:sns/topic:Topic": lambda f: {"arn": f.arn("sns", f.physical)},
+    "aws:ses/domainIdentity:DomainIdentity": lambda f: {
+        "verificationToken": f"mock-verification-{f.inputs.get('domain')}",
+        "arn": f.arn("ses", f"identity/{f.inputs.get('domain')}"),
+    },
+    "aws:ses/domainDkim:DomainDkim": lambda f: {"dkimTokens": [f"mockdkim{i}{f.name}" for i in range(3)]},
+    "aws:lambda/function:Function": lambda f: {
+        "arn": f.arn("lambda", f"function:{f.physical}"),
+        "invokeArn": f"arn:aws:apigateway:{f.region}:lambda:path/2015-03-31/functions/"
+        f"arn:aws:lambda:{f.region}:{f.account_id}:function:{f.physical}/invocations",
+    },
+    "aws:dynamodb/table:Table": lambda f: {"arn": f.arn("dynamodb", f"table/{f.physical}")},
     "aws:cloudwatch/eventRule:EventRule": lambda f: {"arn": f.arn("events", f"rule/{f.physical}")},
     "aws:ecs/taskDefinition:TaskDefinition": lambda f: {
         "arn": f.arn("ecs", f"task-definition/{f.inputs.get('family', f.name)}:1"),
@@ -116,6 +132,12 @@ COMPUTED: dict[str, Computed] = {
     "aws:ec2/eip:Eip": lambda f: {"allocationId": f"eipalloc-{f.name}", "publicIp": "203.0.113.10"},
 }
 """Type token -> attributes the real provider computes that the program reads."""
+
+
+NATURAL_IDS: dict[str, Callable[[pulumi.runtime.MockResourceArgs], str | None]] = {
+    "aws:s3/bucket:Bucket": lambda a: a.inputs.get("bucket"),
+}
+"""Types whose id is a name AWS knows them by (a bucket's id is its name)."""
 
 
 def _secret_version(args: dict[str, Any]) -> Outputs:
@@ -143,7 +165,8 @@ class PlatformMocks(pulumi.runtime.Mocks):
         self._provider_regions: dict[str, str] = {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        resource_id = args.resource_id or f"{args.name}-id"
+        natural_id = NATURAL_IDS.get(args.typ)
+        resource_id = args.resource_id or (natural_id(args) if natural_id else None) or f"{args.name}-id"
         outputs = dict(args.inputs)
         if args.typ.startswith("pulumi:providers:"):
             self._provider_regions[resource_id] = str(args.inputs.get("region") or self.default_region)

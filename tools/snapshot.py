@@ -7,8 +7,12 @@ appear). Base and head snapshots of a pull request diff into the desired-state c
 
 from __future__ import annotations
 
+import hashlib
 import json
+from pathlib import Path
 from typing import Any
+
+import pulumi
 
 from tools.mock_runtime import ProgramRun, RecordedResource
 
@@ -73,5 +77,13 @@ def _normalise(value: Any) -> Any:
         return [_normalise(v) for v in value]
     if value is None or isinstance(value, str | int | float | bool):
         return value
+    if isinstance(value, pulumi.AssetArchive):
+        return {"archive": {name: _normalise(asset) for name, asset in sorted(value.assets.items())}}
+    if isinstance(value, pulumi.FileAsset):
+        # Content, not the absolute path: the same code hashes the same in every clone.
+        digest = hashlib.sha256(Path(value.path).read_bytes()).hexdigest()
+        return {"file": Path(value.path).name, "sha256": digest}
+    if isinstance(value, pulumi.StringAsset):
+        return {"sha256": hashlib.sha256(value.text.encode()).hexdigest()}
     # Unknowns and resource references: a stable textual form rather than a repr with an address.
     return f"[{type(value).__name__}]"

@@ -20,6 +20,7 @@ from components.config.batches import BatchesConfig
 from components.config.checks import CHECKS
 from components.config.databases import DatabasesConfig
 from components.config.general import GeneralConfig
+from components.config.mail import MailConfig
 from components.config.model import NAMESPACE, PlatformConfig
 from components.config.monitoring import MonitoringConfig
 from components.config.network import NetworkConfig
@@ -34,6 +35,7 @@ AREA_MODELS: dict[str, Any] = {
     "monitoring": MonitoringConfig,
     "apps": AppsConfig,
     "batches": BatchesConfig,
+    "mail": MailConfig | None,
 }
 """Area -> its type (a model, or a map of models)."""
 REQUIRED_AREAS: tuple[str, ...] = ("general", "network", "apps")
@@ -93,7 +95,7 @@ def _parse_area(
         if area in REQUIRED_AREAS:
             issues.append(ConfigIssue(key, "required key is missing"))
             return None
-        return _ADAPTERS[area].validate_python({}, context={"profile": profile})
+        return None if area == "mail" else _ADAPTERS[area].validate_python({}, context={"profile": profile})
     try:
         data = json.loads(raw)
     except json.JSONDecodeError:

@@ -7,9 +7,13 @@ from typing import Protocol
 
 from components.config.apps import FARGATE_SIZES, SECRET_LIKE, SecretSource
 from components.config.base import ConfigIssue, key_path
+from components.config.mail import SES_RECEIVING_REGIONS, minimum_visibility_timeout
 from components.config.model import NAMESPACE, PlatformConfig
 from components.schedules import schedule_problem, time_zone_problem
 from components.subnet_plan import check_layout
+
+MAIL_CLIENT = "mail-processor"
+"""The database client name of the mail processing task."""
 
 
 def _check_network(config: PlatformConfig) -> list[ConfigIssue]:
@@ -240,7 +244,7 @@ def _check_batches(config: PlatformConfig) -> list[ConfigIssue]:
 
 def _check_clients(config: PlatformConfig) -> list[ConfigIssue]:
     """Every database client is an app or a batch, and no name is both."""
-    apps, batches = set(config.apps.services), set(config.batches)
+    apps, batches = set(config.apps.services), set(config.batches) | ({MAIL_CLIENT} if config.mail else set())
     issues = [
         ConfigIssue(f"{NAMESPACE}:batches.{name}", "is also the name of an app; clients are named uniquely")
         for name in sorted(apps & batches)
@@ -257,5 +261,47 @@ def _check_clients(config: PlatformConfig) -> list[ConfigIssue]:
     return issues
 
 
+def _check_mail(config: PlatformConfig) -> list[ConfigIssue]:
+    mail = config.mail
+    if mail is None:
+        return []
+    at = f"{NAMESPACE}:mail"
+    issues = []
+    if mail.region not in SES_RECEIVING_REGIONS:
+        issues.append(
+            ConfigIssue(
+                f"{at}.region",
+                f"SES does not receive mail in {mail.region}; use one of {', '.join(sorted(SES_RECEIVING_REGIONS))}",
+            )
+        )
+    issues += [
+        ConfigIssue(f"{at}.recipients[{index}]", f"{recipient!r} is not an address of {mail.domain}")
+        for index, recipient in enumerate(mail.recipients)
+        if not _in_domain(recipient, mail.domain)
+    ]
+    minimum = minimum_visibility_timeout(mail.dispatcher)
+    if mail.queue_visibility_timeout_seconds is not None and mail.queue_visibility_timeout_seconds < minimum:
+        issues.append(
+            ConfigIssue(
+                f"{at}.queueVisibilityTimeoutSeconds",
+                f"{mail.queue_visibility_timeout_seconds} is below {minimum} (6 x dispatcher.timeoutSeconds "
+                f"{mail.dispatcher.timeout_seconds} + batchingWindowSeconds {mail.dispatcher.batching_window_seconds})",
+            )
+        )
+    task = mail.processing_task
+    if task.app not in config.apps.services:
+        issues.append(ConfigIssue(f"{at}.processingTask.app", f"unknown app {task.app!r}"))
+    issues += _check_size(f"{at}.processingTask", task)
+    issues += _check_environment(f"{at}.processingTask", task)
+    issues += check_secret_sources(config, f"{at}.processingTask", MAIL_CLIENT, task.secrets)
+    return issues
+
+
+def _in_domain(address: str, domain: str) -> bool:
+    """`x@domain`, or a whole domain or subdomain as SES recipients allow."""
+    target = address.rsplit("@", 1)[-1].lower()
+    return target == domain or target.endswith(f".{domain}")
+
+
 Check = Callable[[PlatformConfig], list[ConfigIssue]]
-CHECKS: list[Check] = [_check_network, _check_databases, _check_apps, _check_batches, _check_clients]
+CHECKS: list[Check] = [_check_network, _check_databases, _check_apps, _check_batches, _check_clients, _check_mail]

@@ -8,6 +8,7 @@ from components.config.apps import AppsConfig
 from components.config.batches import BatchConfig
 from components.config.databases import DatabaseConfig
 from components.config.general import GeneralConfig
+from components.config.mail import MailConfig
 from components.config.monitoring import MonitoringConfig
 from components.config.network import NetworkConfig
 from components.config.profiles import PROFILES, EnvironmentProfile
@@ -26,6 +27,7 @@ class PlatformConfig:
     databases: dict[str, DatabaseConfig]
     monitoring: MonitoringConfig
     batches: dict[str, BatchConfig]
+    mail: MailConfig | None
 
     @property
     def profile(self) -> EnvironmentProfile:

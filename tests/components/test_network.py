@@ -16,15 +16,24 @@ def by_name(run: ProgramRun, type_token: str) -> dict[str, RecordedResource]:
     return {r.name: r for r in run.of_type(type_token)}
 
 
-def test_every_aws_resource_uses_the_pinned_provider(platform: ProgramRun) -> None:
-    (provider,) = platform.of_type("pulumi:providers:aws")
-    assert provider.inputs["region"] == "ap-northeast-1"
+def test_every_aws_resource_uses_a_pinned_provider(platform: ProgramRun) -> None:
+    providers = {p.name: p for p in platform.of_type("pulumi:providers:aws")}
+    assert sorted(providers) == ["platform-aws", "platform-aws-mail"]
+    assert providers["platform-aws"].inputs["region"] == "ap-northeast-1"
+    assert providers["platform-aws-mail"].inputs["region"] == "us-east-1"
     account = {"stg": "210987654321", "prd": "123456789012"}[platform.stack]
-    assert provider.inputs["allowedAccountIds"] == f'["{account}"]'
-    assert '"Env": "' + platform.stack + '"' in provider.inputs["defaultTags"]
+    for provider in providers.values():
+        assert provider.inputs["allowedAccountIds"] == f'["{account}"]'
+        assert '"Env": "' + platform.stack + '"' in provider.inputs["defaultTags"]
     aws_resources = [r for r in platform.resources if r.custom and r.type.startswith("aws:")]
     assert aws_resources
-    assert {r.provider.split("::")[-2] for r in aws_resources} == {provider.name}
+    assert {r.provider.split("::")[-2] for r in aws_resources} == set(providers)
+
+
+def test_network_is_in_the_primary_region(platform: ProgramRun) -> None:
+    (network,) = platform.of_type("platform:network:Network")
+    for resource in platform.children_of(network.urn):
+        assert resource.provider.split("::")[-2] == "platform-aws"
 
 
 def test_vpc_has_dns_for_private_endpoints(platform: ProgramRun) -> None:

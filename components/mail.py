@@ -1,0 +1,571 @@
+"""Inbound mail: SES receives for the domain, stores the raw message in S3 and notifies SNS; SNS fans
+out to SQS; a dispatcher Lambda starts one ECS processing task per message (de-duplicated in
+DynamoDB); a status Lambda records SES's verdicts.
+
+Everything but the processing task lives in the mail region (SES receives mail only in some regions,
+and its bucket, topic, function and key must be in the same one). The processing task runs in the
+primary region on the platform's cluster. Each receipt rule depends on the resource policy that
+lets SES use its target: SES tests the target when the rule is created.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from components.alerts import AlertSpec
+from components.cluster import Cluster, tls_only_statement
+from components.config.mail import MailConfig
+from components.context import StackContext
+from components.ecs_app import ContainerSecret, ImageRef
+from components.iam import key_policy, policy_document, statement
+from components.lambda_function import PythonFunction, PythonFunctionArgs
+from components.mail_processor import MailProcessor, MailProcessorArgs
+from components.tags import component_tags
+
+RAW_PREFIX = "raw/"
+RULE_SET, STORE_RULE, STATUS_RULE = "inbound", "store", "status"
+MAX_RECEIVE_COUNT = 5
+"""Lambda's SQS pollers may receive a message a few times when throttled; 5 keeps those out of the DLQ."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class MailPipelineArgs:
+    context: StackContext
+    settings: MailConfig
+    primary_provider: aws.Provider
+    """The processing task runs in the primary region; everything else in `settings.region`."""
+    cluster: Cluster
+    image: ImageRef
+    version: str
+    vpc_id: pulumi.Input[str]
+    app_subnet_ids: pulumi.Input[Sequence[str]]
+    team: str
+    secrets: Mapping[str, ContainerSecret] = field(default_factory=dict)
+
+
+class MailPipeline(pulumi.ComponentResource):
+    """Outputs: `bucket_name`, `topic_arn`, `queue_url`, `dead_letter_queue_url`, `table_name`,
+    `processing_security_group_id`, `processing_task_role`."""
+
+    def __init__(self, name: str, args: MailPipelineArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("platform:mail:MailPipeline", name, None, opts)
+        self._name = name
+        self._context = ctx = args.context
+        self._settings = settings = args.settings
+        self.region = settings.region
+        self.tags = component_tags(service="mail", component="mail")
+        self._protect = ctx.profile.protect_stateful
+        self.rule_set_name = ctx.physical_name("mail", RULE_SET)
+
+        self.key = self._key()
+        self.bucket, bucket_policy = self._bucket()
+        self.topic, topic_policy = self._topic()
+        self.queue, self.dead_letter_queue = self._queues()
+        self.table = self._table()
+        self._processing_task(args)
+        self.dispatcher = self._dispatcher(args)
+        self.status = self._status()
+        self._receiving(bucket_policy, topic_policy)
+
+        self.bucket_name = self.bucket.bucket
+        self.topic_arn = self.topic.arn
+        self.queue_url = self.queue.url
+        self.dead_letter_queue_url = self.dead_letter_queue.url
+        self.table_name = self.table.name
+        self.register_outputs(
+            {"bucket_name": self.bucket_name, "topic_arn": self.topic_arn, "queue_url": self.queue_url}
+        )
+
+    def _child(self, **kwargs: object) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, **kwargs)  # type: ignore[arg-type]
+
+    def _rule_arn(self, rule: str) -> str:
+        """Built from names: the rules depend on the policies that name them, so no `.arn` here."""
+        return self._context.arn(
+            "ses", f"receipt-rule-set/{self.rule_set_name}:receipt-rule/{rule}", region=self.region
+        )
+
+    def _from_ses(self, rule: str) -> dict[str, dict[str, str]]:
+        return {
+            "StringEquals": {"aws:SourceAccount": self._context.account_id},
+            "ArnEquals": {"aws:SourceArn": self._rule_arn(rule)},
+        }
+
+    def _key(self) -> aws.kms.Key:
+        ctx = self._context
+        same_account = {"StringEquals": {"aws:SourceAccount": ctx.account_id}}
+        return aws.kms.Key(
+            f"{self._name}-key",
+            description=f"Inbound mail in {self.region}: raw messages, topic, queues, table",
+            enable_key_rotation=True,
+            deletion_window_in_days=ctx.profile.kms_deletion_window_days,
+            policy=key_policy(
+                ctx.account_id,
+                # SES writes encrypted objects (bucket default SSE-KMS) and publishes to the encrypted topic.
+                statement(
+                    "SesEncrypts",
+                    ["kms:Decrypt", "kms:GenerateDataKey*"],
+                    ["*"],
+                    principals={"Service": "ses.amazonaws.com"},
+                    conditions=same_account,
+                ),
+                # SNS delivers to the encrypted queue.
+                statement(
+                    "SnsEncryptsForQueue",
+                    ["kms:Decrypt", "kms:GenerateDataKey*"],
+                    ["*"],
+                    principals={"Service": "sns.amazonaws.com"},
+                    conditions=same_account,
+                ),
+            ),
+            tags=self.tags,
+            opts=self._child(protect=self._protect),
+        )
+
+    def _bucket(self) -> tuple[aws.s3.Bucket, aws.s3.BucketPolicy]:
+        ctx, name = self._context, self._name
+        bucket = aws.s3.Bucket(
+            f"{name}-bucket",
+            bucket=ctx.physical_name("inbound-mail", ctx.account_id),
+            force_destroy=False,
+            tags={**self.tags, "DataClass": "customer-mail"},
+            opts=self._child(protect=self._protect),
+        )
+        aws.s3.BucketPublicAccessBlock(
+            f"{name}-bucket-public-access",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=self._child(),
+        )
+        aws.s3.BucketOwnershipControls(
+            f"{name}-bucket-ownership",
+            bucket=bucket.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            opts=self._child(),
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-bucket-encryption",
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                        sse_algorithm="aws:kms", kms_master_key_id=self.key.arn
+                    ),
+                    bucket_key_enabled=True,
+                )
+            ],
+            opts=self._child(),
+        )
+        aws.s3.BucketVersioning(
+            f"{name}-bucket-versioning",
+            bucket=bucket.id,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+            opts=self._child(),
+        )
+        days = self._settings.raw_mail_retention_days
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-bucket-lifecycle",
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="expire-raw-mail",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=RAW_PREFIX),
+                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=days),
+                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                        noncurrent_days=7
+                    ),
+                    abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                        days_after_initiation=1
+                    ),
+                )
+            ],
+            opts=self._child(),
+        )
+        policy = aws.s3.BucketPolicy(
+            f"{name}-bucket-policy",
+            bucket=bucket.id,
+            policy=policy_document(
+                statement(
+                    "SesStoresRawMail",
+                    ["s3:PutObject"],
+                    [bucket.arn.apply(lambda arn: f"{arn}/{RAW_PREFIX}*")],
+                    principals={"Service": "ses.amazonaws.com"},
+                    conditions=self._from_ses(STORE_RULE),
+                ),
+                tls_only_statement(bucket.arn),
+            ),
+            opts=self._child(),
+        )
+        return bucket, policy
+
+    def _topic(self) -> tuple[aws.sns.Topic, aws.sns.TopicPolicy]:
+        topic = aws.sns.Topic(
+            f"{self._name}-topic",
+            name=self._context.physical_name("inbound-mail"),
+            kms_master_key_id=self.key.arn,
+            tags=self.tags,
+            opts=self._child(),
+        )
+        policy = aws.sns.TopicPolicy(
+            f"{self._name}-topic-policy",
+            arn=topic.arn,
+            policy=policy_document(
+                statement(
+                    "SesPublishesReceipts",
+                    ["sns:Publish"],
+                    [topic.arn],
+                    principals={"Service": "ses.amazonaws.com"},
+                    conditions=self._from_ses(STORE_RULE),
+                )
+            ),
+            opts=self._child(),
+        )
+        return topic, policy
+
+    def _queues(self) -> tuple[aws.sqs.Queue, aws.sqs.Queue]:
+        ctx, name, settings = self._context, self._name, self._settings
+        dead_letter = aws.sqs.Queue(
+            f"{name}-dlq",
+            name=ctx.physical_name("inbound-mail-dlq"),
+            kms_master_key_id=self.key.arn,
+            message_retention_seconds=14 * 24 * 3600,
+            tags=self.tags,
+            opts=self._child(),
+        )
+        queue = aws.sqs.Queue(
+            f"{name}-queue",
+            name=ctx.physical_name("inbound-mail"),
+            kms_master_key_id=self.key.arn,
+            visibility_timeout_seconds=settings.visibility_timeout(),
+            message_retention_seconds=4 * 24 * 3600,
+            redrive_policy=dead_letter.arn.apply(
+                lambda arn: json.dumps(
+                    {"deadLetterTargetArn": arn, "maxReceiveCount": MAX_RECEIVE_COUNT}, sort_keys=True
+                )
+            ),
+            tags=self.tags,
+            opts=self._child(),
+        )
+        aws.sqs.RedriveAllowPolicy(
+            f"{name}-dlq-sources",
+            queue_url=dead_letter.url,
+            redrive_allow_policy=queue.arn.apply(
+                lambda arn: json.dumps({"redrivePermission": "byQueue", "sourceQueueArns": [arn]}, sort_keys=True)
+            ),
+            opts=self._child(),
+        )
+        queue_policy = aws.sqs.QueuePolicy(
+            f"{name}-queue-policy",
+            queue_url=queue.url,
+            policy=policy_document(
+                statement(
+                    "TopicDelivers",
+                    ["sqs:SendMessage"],
+                    [queue.arn],
+                    principals={"Service": "sns.amazonaws.com"},
+                    conditions={"ArnEquals": {"aws:SourceArn": self.topic.arn}},
+                )
+            ),
+            opts=self._child(),
+        )
+        aws.sns.TopicSubscription(
+            f"{name}-subscription",
+            topic=self.topic.arn,
+            protocol="sqs",
+            endpoint=queue.arn,
+            raw_message_delivery=True,  # the SQS body is the SES notification itself
+            opts=self._child(depends_on=[queue_policy]),
+        )
+        return queue, dead_letter
+
+    def _table(self) -> aws.dynamodb.Table:
+        ctx = self._context
+        return aws.dynamodb.Table(
+            f"{self._name}-table",
+            name=ctx.physical_name("mail-messages"),
+            billing_mode="PAY_PER_REQUEST",
+            hash_key="messageId",
+            attributes=[aws.dynamodb.TableAttributeArgs(name="messageId", type="S")],
+            ttl=aws.dynamodb.TableTtlArgs(attribute_name="expiresAt", enabled=True),
+            point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
+            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True, kms_key_arn=self.key.arn),
+            deletion_protection_enabled=self._protect,
+            tags=self.tags,
+            opts=self._child(protect=self._protect),
+        )
+
+    def _processing_task(self, args: MailPipelineArgs) -> None:
+        self.processor = MailProcessor(
+            f"{self._name}-processor",
+            MailProcessorArgs(
+                context=self._context,
+                settings=self._settings.processing_task,
+                mail_region=self.region,
+                cluster=args.cluster,
+                image=args.image,
+                version=args.version,
+                vpc_id=args.vpc_id,
+                team=args.team,
+                secrets=args.secrets,
+            ),
+            # The task runs where the cluster and VPC are, not in the mail region.
+            opts=pulumi.ResourceOptions(parent=self, providers={"aws": args.primary_provider}),
+        )
+        self.grant_read_raw_mail("processor", self.processor.task_role)
+        self.processing_family = self.processor.family
+        self.processing_task_role = self.processor.task_role
+        self.processing_execution_role = self.processor.execution_role
+        self.processing_security_group_id = self.processor.security_group_id
+
+    def grant_read_raw_mail(self, grantee: str, role: aws.iam.Role) -> aws.iam.RolePolicy:
+        """Let `role` read the stored raw messages (and decrypt them with the mail key)."""
+        return aws.iam.RolePolicy(
+            f"{self._name}-raw-mail-read-{grantee}",
+            role=role.id,
+            policy=policy_document(
+                statement("ReadRawMail", ["s3:GetObject"], [self.bucket.arn.apply(lambda arn: f"{arn}/{RAW_PREFIX}*")]),
+                statement("DecryptRawMail", ["kms:Decrypt"], [self.key.arn]),
+            ),
+            opts=self._child(),
+        )
+
+    def _dispatcher(self, args: MailPipelineArgs) -> PythonFunction:
+        ctx, settings = self._context, self._settings.dispatcher
+        function = PythonFunction(
+            f"{self._name}-dispatcher",
+            PythonFunctionArgs(
+                context=ctx,
+                source="mail_dispatcher",
+                function_name=ctx.physical_name("mail-dispatcher"),
+                description="Starts one ECS processing task per inbound message, once",
+                timeout_seconds=settings.timeout_seconds,
+                memory_mb=settings.memory_mb,
+                environment={
+                    "TABLE_NAME": self.table.name,
+                    "CLUSTER_ARN": args.cluster.cluster_arn,
+                    "TASK_DEFINITION": self.processing_family,
+                    "SUBNETS": pulumi.Output.from_input(args.app_subnet_ids).apply(",".join),
+                    "SECURITY_GROUPS": self.processor.security_group_id,
+                    "ECS_REGION": ctx.region,
+                    "CONTAINER_NAME": "app",
+                    "CLAIM_TTL_SECONDS": str(self._settings.dedup_ttl_hours * 3600),
+                    "LEASE_SECONDS": str(settings.timeout_seconds + 60),
+                },
+                region=self.region,
+                tags=self.tags,
+            ),
+            opts=self._child(),
+        )
+        family_arn = ctx.arn("ecs", f"task-definition/{self.processing_family}")
+        consume = function.allow(
+            "consume",
+            statement(
+                "ConsumeQueue",
+                ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
+                [self.queue.arn],
+            ),
+            statement("DecryptMail", ["kms:Decrypt"], [self.key.arn]),
+            statement("ClaimMessages", ["dynamodb:UpdateItem"], [self.table.arn]),
+            statement("ReadRawMail", ["s3:GetObject"], [self.bucket.arn.apply(lambda arn: f"{arn}/{RAW_PREFIX}*")]),
+            statement(
+                "RunProcessingTask",
+                ["ecs:RunTask"],
+                [family_arn, f"{family_arn}:*"],
+                conditions={"ArnEquals": {"ecs:cluster": args.cluster.cluster_arn}},
+            ),
+            statement(
+                "PassProcessingRoles",
+                ["iam:PassRole"],
+                [self.processing_task_role.arn, self.processing_execution_role.arn],
+                conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+            ),
+        )
+        aws.lambda_.EventSourceMapping(
+            f"{self._name}-dispatcher-source",
+            event_source_arn=self.queue.arn,
+            function_name=function.function.arn,
+            batch_size=settings.batch_size,
+            maximum_batching_window_in_seconds=settings.batching_window_seconds,
+            function_response_types=["ReportBatchItemFailures"],
+            scaling_config=aws.lambda_.EventSourceMappingScalingConfigArgs(
+                maximum_concurrency=settings.maximum_concurrency
+            ),
+            opts=self._child(depends_on=[consume]),
+        )
+        return function
+
+    def _status(self) -> PythonFunction:
+        ctx = self._context
+        function = PythonFunction(
+            f"{self._name}-status",
+            PythonFunctionArgs(
+                context=ctx,
+                source="mail_status",
+                function_name=ctx.physical_name("mail-status"),
+                description="Records SES verdicts for each inbound message",
+                timeout_seconds=10,
+                memory_mb=128,
+                environment={
+                    "TABLE_NAME": self.table.name,
+                    "CLAIM_TTL_SECONDS": str(self._settings.dedup_ttl_hours * 3600),
+                },
+                region=self.region,
+                tags=self.tags,
+            ),
+            opts=self._child(),
+        )
+        function.allow(
+            "record",
+            statement("RecordStatus", ["dynamodb:UpdateItem"], [self.table.arn]),
+            statement("EncryptTable", ["kms:Decrypt", "kms:GenerateDataKey"], [self.key.arn]),
+        )
+        return function
+
+    def _receiving(self, bucket_policy: aws.s3.BucketPolicy, topic_policy: aws.sns.TopicPolicy) -> None:
+        ctx, name, settings = self._context, self._name, self._settings
+        identity = aws.ses.DomainIdentity(f"{name}-domain", domain=settings.domain, opts=self._child())
+        dkim = aws.ses.DomainDkim(f"{name}-dkim", domain=identity.domain, opts=self._child())
+        if settings.hosted_zone_id:
+            self._dns(identity, dkim)
+        rule_set = aws.ses.ReceiptRuleSet(f"{name}-rule-set", rule_set_name=self.rule_set_name, opts=self._child())
+        store = aws.ses.ReceiptRule(
+            f"{name}-rule-store",
+            rule_set_name=rule_set.rule_set_name,
+            name=STORE_RULE,
+            enabled=True,
+            recipients=list(settings.recipients),
+            scan_enabled=True,
+            tls_policy="Require",
+            s3_actions=[
+                aws.ses.ReceiptRuleS3ActionArgs(
+                    position=1, bucket_name=self.bucket.bucket, object_key_prefix=RAW_PREFIX, topic_arn=self.topic.arn
+                )
+            ],
+            # SES writes a test object and checks the topic when the rule is created.
+            opts=self._child(depends_on=[bucket_policy, topic_policy]),
+        )
+        permission = aws.lambda_.Permission(
+            f"{name}-status-invoke",
+            action="lambda:InvokeFunction",
+            function=self.status.function.name,
+            principal="ses.amazonaws.com",
+            source_account=ctx.account_id,
+            source_arn=self._rule_arn(STATUS_RULE),
+            opts=self._child(),
+        )
+        aws.ses.ReceiptRule(
+            f"{name}-rule-status",
+            rule_set_name=rule_set.rule_set_name,
+            name=STATUS_RULE,
+            after=store.name,
+            enabled=True,
+            recipients=list(settings.recipients),
+            scan_enabled=True,
+            tls_policy="Require",
+            lambda_actions=[
+                aws.ses.ReceiptRuleLambdaActionArgs(
+                    position=1, function_arn=self.status.function.arn, invocation_type="Event"
+                )
+            ],
+            opts=self._child(depends_on=[permission]),
+        )
+        # One rule set is active per account and region: this stack owns inbound mail in its account.
+        aws.ses.ActiveReceiptRuleSet(
+            f"{name}-active-rule-set", rule_set_name=rule_set.rule_set_name, opts=self._child(depends_on=[store])
+        )
+
+    def _dns(self, identity: aws.ses.DomainIdentity, dkim: aws.ses.DomainDkim) -> None:
+        settings, name = self._settings, self._name
+        zone = settings.hosted_zone_id
+        aws.route53.Record(
+            f"{name}-verification",
+            zone_id=zone,
+            name=f"_amazonses.{settings.domain}",
+            type="TXT",
+            ttl=600,
+            records=[identity.verification_token],
+            opts=self._child(),
+        )
+        aws.route53.Record(
+            f"{name}-mx",
+            zone_id=zone,
+            name=settings.domain,
+            type="MX",
+            ttl=600,
+            records=[f"10 inbound-smtp.{self.region}.amazonaws.com"],
+            opts=self._child(),
+        )
+        for index in range(3):  # SES always issues three DKIM tokens
+            token = dkim.dkim_tokens.apply(_nth(index))
+            aws.route53.Record(
+                f"{name}-dkim-{index}",
+                zone_id=zone,
+                name=token.apply(lambda t: f"{t}._domainkey.{settings.domain}"),
+                type="CNAME",
+                ttl=600,
+                records=[token.apply(lambda t: f"{t}.dkim.amazonses.com")],
+                opts=self._child(),
+            )
+        aws.ses.DomainIdentityVerification(f"{name}-verified", domain=identity.domain, opts=self._child())
+
+    def allow_to(self, target: str, security_group_id: pulumi.Input[str], port: int) -> None:
+        """Let the processing task open connections to `target` (a database) on `port`."""
+        self.processor.allow_to(target, security_group_id, port)
+
+    @property
+    def security_group_id(self) -> pulumi.Output[str]:
+        return self.processor.security_group_id
+
+    def alerts(self) -> list[AlertSpec]:
+        return mail_alerts(self._context, self._settings)
+
+
+def _nth(index: int) -> Callable[[Sequence[str]], str]:
+    def pick(values: Sequence[str]) -> str:
+        return values[index]
+
+    return pick
+
+
+def mail_alerts(ctx: StackContext, settings: MailConfig) -> list[AlertSpec]:
+    """Dead letters, queue age, the functions' errors and throttles, and RunTask failures."""
+    queue, dlq = ctx.physical_name("inbound-mail"), ctx.physical_name("inbound-mail-dlq")
+    dispatcher, status = ctx.physical_name("mail-dispatcher"), ctx.physical_name("mail-status")
+
+    def spec(name: str, resource: str, **kwargs: object) -> AlertSpec:
+        return AlertSpec(key=f"mail.{name}", service="mail", resource=resource, **kwargs)  # type: ignore[arg-type]
+
+    return [
+        spec("dlq-depth", dlq, title=f"{dlq} holds messages", aggregation="max",
+             metric=f"max:aws.sqs.approximate_number_of_messages_visible{{queuename:{dlq}}}", comparator=">",
+             critical=0, priority=2,
+             runbook="Mail that could not be dispatched five times: read the dispatcher's logs for the "
+             "message id, fix, then redrive the DLQ to the queue."),
+        spec("oldest-message", queue, title=f"{queue} is not draining", aggregation="max",
+             metric=f"max:aws.sqs.approximate_age_of_oldest_message{{queuename:{queue}}}", comparator=">",
+             critical=900, warning=300, priority=2,
+             runbook="The dispatcher is failing or throttled: check its errors and the RunTask failures."),
+        spec("dispatcher-errors", dispatcher, title=f"{dispatcher} errors", aggregation="sum",
+             metric=f"sum:aws.lambda.errors{{functionname:{dispatcher}}}.as_count()", comparator=">", critical=0,
+             priority=2, runbook="The dispatcher crashed (not a reported record failure): read its logs."),
+        spec("dispatcher-throttles", dispatcher, title=f"{dispatcher} throttled", aggregation="sum",
+             metric=f"sum:aws.lambda.throttles{{functionname:{dispatcher}}}.as_count()", comparator=">", critical=0,
+             warning=None, priority=3, runbook="Concurrency is exhausted in the mail region: check account limits."),
+        spec("status-errors", status, title=f"{status} errors", aggregation="sum",
+             metric=f"sum:aws.lambda.errors{{functionname:{status}}}.as_count()", comparator=">", critical=0,
+             priority=3, runbook="Verdicts are not recorded: read the status function's logs."),
+        spec("run-task-failures", dispatcher, title="RunTask did not start mail processing", aggregation="sum",
+             metric=f"sum:platform.mail.runtaskfailures{{functionname:{dispatcher}}}.as_count()", comparator=">",
+             critical=0, priority=2, cloudwatch=True,
+             runbook="ECS answered with failures (capacity, missing task definition): the records are retried; "
+             "check the failures' reasons in the dispatcher's logs."),
+    ]  # fmt: skip
