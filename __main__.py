@@ -8,7 +8,13 @@ from components.platform import Platform, PlatformSecrets
 
 config = load_platform_config(runtime_config.CONFIG.get(), stack=pulumi.get_stack())
 secure = pulumi.Config(NAMESPACE)
-platform = Platform("platform", config, PlatformSecrets(datadog_api_key=secure.require_secret("datadogApiKey")))
+secrets = PlatformSecrets(
+    datadog_api_key=secure.require_secret("datadogApiKey"),
+    datadog_app_key=secure.require_secret("datadogAppKey"),
+    datadog_external_id=secure.require_secret("datadogExternalId"),
+    pagerduty_token=secure.require_secret("pagerdutyToken") if config.oncall and config.oncall.enabled else None,
+)
+platform = Platform("platform", config, secrets)
 
 pulumi.export("environment", config.environment)
 pulumi.export("vpcId", platform.network.vpc_id)
@@ -43,3 +49,4 @@ if platform.mail is not None:
             "deadLetterQueueUrl": platform.mail.dead_letter_queue_url,
         },
     )
+pulumi.export("monitors", sorted(platform.monitoring.monitors))

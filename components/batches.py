@@ -145,22 +145,26 @@ class Batches(pulumi.ComponentResource):
             )
 
     def alerts(self) -> list[AlertSpec]:
-        queue = self._context.physical_name("batch-schedules-dlq")
         return [spec for batch in self.batches.values() for spec in batch.alerts()] + [
-            AlertSpec(
-                key="batches.schedule-dlq",
-                service="batch",
-                resource=queue,
-                title="A scheduled batch could not be started",
-                metric=f"max:aws.sqs.approximate_number_of_messages_visible{{queuename:{queue}}}",
-                aggregation="max",
-                comparator=">",
-                critical=0,
-                priority=2,
-                runbook="EventBridge Scheduler gave up starting a state machine: read the message for the "
-                "schedule and error, fix (usually the scheduler role), then start the batch by hand.",
-            )
+            schedule_dlq_alert(self._context)
         ]
+
+
+def schedule_dlq_alert(ctx: StackContext) -> AlertSpec:
+    queue = ctx.physical_name("batch-schedules-dlq")
+    return AlertSpec(
+        key="batches.schedule-dlq",
+        service="batch",
+        resource=queue,
+        title="A scheduled batch could not be started",
+        metric=f"max:aws.sqs.approximate_number_of_messages_visible{{queuename:{queue}}}",
+        aggregation="max",
+        comparator=">",
+        critical=0,
+        priority=2,
+        runbook="EventBridge Scheduler gave up starting a state machine: read the message for the "
+        "schedule and error, fix (usually the scheduler role), then start the batch by hand.",
+    )
 
 
 def execution_failure_pattern(state_machine_arns: list[pulumi.Output[str]]) -> pulumi.Output[str]:

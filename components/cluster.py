@@ -283,23 +283,27 @@ class Cluster(pulumi.ComponentResource):
         )
 
     def alerts(self) -> list[AlertSpec]:
-        scope = f"{{loadbalancer:app/{self.alb_name}/*}}"
-        return [
-            AlertSpec(
-                key="cluster.alb.elb-5xx",
-                service="api",
-                resource=self.alb_name,
-                title=f"{self.alb_name} returns 5xx itself",
-                metric=f"sum:aws.applicationelb.httpcode_elb_5xx{scope}.as_count()",
-                aggregation="sum",
-                comparator=">",
-                critical=50,
-                warning=10,
-                priority=2,
-                runbook="The load balancer answers 5xx when no target is healthy or targets time out: "
-                "check the services' running tasks and the target groups' health.",
-            )
-        ]
+        return load_balancer_alerts(self.alb_name)
+
+
+def load_balancer_alerts(alb_name: str) -> list[AlertSpec]:
+    """5xx answered by the load balancer itself (no healthy target, timeouts)."""
+    return [
+        AlertSpec(
+            key="cluster.alb.elb-5xx",
+            service="api",
+            resource=alb_name,
+            title=f"{alb_name} returns 5xx itself",
+            metric=f"sum:aws.applicationelb.httpcode_elb_5xx{{loadbalancer:app/{alb_name}/*}}.as_count()",
+            aggregation="sum",
+            comparator=">",
+            critical=50,
+            warning=10,
+            priority=2,
+            runbook="The load balancer answers 5xx when no target is healthy or targets time out: "
+            "check the services' running tasks and the target groups' health.",
+        )
+    ]
 
 
 def tls_only_statement(bucket_arn: pulumi.Output[str]) -> dict[str, object]:

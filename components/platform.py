@@ -7,10 +7,13 @@ outputs and small interfaces it needs (subnet ids, security group ids, secret AR
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pulumi
+import pulumi_pagerduty as pagerduty
 
-from components.batches import Batches, BatchesArgs
+from components.alerts import AlertSpec
+from components.batches import Batches, BatchesArgs, schedule_dlq_alert
 from components.cluster import Cluster, ClusterArgs
 from components.config import PlatformConfig
 from components.config.apps import AppConfig, SecretSource
@@ -22,8 +25,12 @@ from components.database import Database, DatabaseArgs
 from components.ecs_app import ContainerSecret, EcsApp, EcsAppArgs, ImageRef
 from components.mail import MailPipeline, MailPipelineArgs
 from components.network import Network, NetworkArgs
+from components.oncall import OnCall, OnCallArgs
 from components.providers import aws_provider
 from components.secrets import SecretRef
+
+if TYPE_CHECKING:
+    from components.monitoring import Monitoring
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,10 @@ class PlatformSecrets:
     """Secure stack config, read by the program with `require_secret` and handed in here."""
 
     datadog_api_key: pulumi.Input[str]
+    datadog_app_key: pulumi.Input[str]
+    datadog_external_id: pulumi.Input[str]
+    pagerduty_token: pulumi.Input[str] | None = None
+    """Only stacks with on-call (prd) need it."""
 
 
 class Platform(pulumi.ComponentResource):
@@ -99,6 +110,8 @@ class Platform(pulumi.ComponentResource):
         )
         self.mail = self._mail_pipeline(name) if config.mail is not None else None
         self._connect_databases()
+        self.oncall = self._oncall(name, secrets)
+        self.monitoring = self._monitoring(name, secrets)
 
         self.register_outputs({"vpc_id": network.vpc_id, "alb_dns_name": self.cluster.alb_dns_name})
 
@@ -169,6 +182,56 @@ class Platform(pulumi.ComponentResource):
                 },
             ),
             opts=pulumi.ResourceOptions(parent=self, providers={"aws": self.aws_mail}),
+        )
+
+    def _oncall(self, name: str, secrets: PlatformSecrets) -> OnCall | None:
+        settings = self.config.oncall
+        if settings is None or not settings.enabled:
+            return None
+        if secrets.pagerduty_token is None:
+            raise ValueError("platform:oncall is enabled but platform:pagerdutyToken is not set")
+        provider = pagerduty.Provider(
+            f"{name}-pagerduty", token=secrets.pagerduty_token, opts=pulumi.ResourceOptions(parent=self)
+        )
+        return OnCall(
+            "oncall",
+            OnCallArgs(context=self.context, settings=settings),
+            opts=pulumi.ResourceOptions(parent=self, providers={"pagerduty": provider}),
+        )
+
+    def _monitoring(self, name: str, secrets: PlatformSecrets) -> Monitoring:
+        # Imported here: pulumi_datadog takes seconds to import, and only this step needs it.
+        import pulumi_datadog as datadog
+
+        from components.monitoring import Monitoring, MonitoringArgs
+
+        settings = self.config.monitoring
+        provider = datadog.Provider(
+            f"{name}-datadog",
+            api_key=secrets.datadog_api_key,
+            app_key=secrets.datadog_app_key,
+            api_url=f"https://api.{settings.datadog_site}/",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        watched: dict[str, list[AlertSpec]] = {"load balancer": self.cluster.alerts()}
+        watched |= {f"database {key}": db.alerts() for key, db in self.databases.items()}
+        watched |= {f"app {key}": app.alerts() for key, app in self.apps.items()}
+        watched |= {f"batch {key}": batch.alerts() for key, batch in self.batches.batches.items()}
+        if self.batches.batches:
+            watched["batch schedules"] = [schedule_dlq_alert(self.context)]
+        if self.mail is not None:
+            watched["mail"] = self.mail.alerts()
+        return Monitoring(
+            "monitoring",
+            MonitoringArgs(
+                context=self.context,
+                settings=settings,
+                team=self.config.general.owner,
+                watched=watched,
+                pagerduty=self.oncall.routes if self.oncall is not None else {},
+                datadog_external_id=secrets.datadog_external_id,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, providers={"datadog": provider, "aws": self.aws}),
         )
 
     def _connect_databases(self) -> None:

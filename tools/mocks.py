@@ -116,6 +116,7 @@ COMPUTED: dict[str, Computed] = {
         "invokeArn": f"arn:aws:apigateway:{f.region}:lambda:path/2015-03-31/functions/"
         f"arn:aws:lambda:{f.region}:{f.account_id}:function:{f.physical}/invocations",
     },
+    "pagerduty:index/serviceIntegration:ServiceIntegration": lambda f: {"integrationKey": f"mock-key-{f.name}"},
     "aws:dynamodb/table:Table": lambda f: {"arn": f.arn("dynamodb", f"table/{f.physical}")},
     "aws:cloudwatch/eventRule:EventRule": lambda f: {"arn": f.arn("events", f"rule/{f.physical}")},
     "aws:ecs/taskDefinition:TaskDefinition": lambda f: {

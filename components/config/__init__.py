@@ -24,6 +24,7 @@ from components.config.mail import MailConfig
 from components.config.model import NAMESPACE, PlatformConfig
 from components.config.monitoring import MonitoringConfig
 from components.config.network import NetworkConfig
+from components.config.oncall import OnCallConfig
 from components.config.profiles import PROFILES, EnvironmentProfile
 
 __all__ = ["NAMESPACE", "ConfigError", "ConfigIssue", "PlatformConfig", "load_platform_config"]
@@ -36,12 +37,15 @@ AREA_MODELS: dict[str, Any] = {
     "apps": AppsConfig,
     "batches": BatchesConfig,
     "mail": MailConfig | None,
+    "oncall": OnCallConfig | None,
 }
 """Area -> its type (a model, or a map of models)."""
 REQUIRED_AREAS: tuple[str, ...] = ("general", "network", "apps")
+OPTIONAL_AREAS: tuple[str, ...] = ("mail", "oncall")
+"""Areas a stack may leave out entirely (None); the others default to empty."""
 _ADAPTERS: dict[str, TypeAdapter[Any]] = {area: TypeAdapter(model) for area, model in AREA_MODELS.items()}
 
-SECRET_KEYS: frozenset[str] = frozenset({"datadogApiKey"})
+SECRET_KEYS: frozenset[str] = frozenset({"datadogApiKey", "datadogAppKey", "datadogExternalId", "pagerdutyToken"})
 """`platform:` keys holding secure values. The program reads them with `require_secret`, never here."""
 
 
@@ -95,7 +99,7 @@ def _parse_area(
         if area in REQUIRED_AREAS:
             issues.append(ConfigIssue(key, "required key is missing"))
             return None
-        return None if area == "mail" else _ADAPTERS[area].validate_python({}, context={"profile": profile})
+        return None if area in OPTIONAL_AREAS else _ADAPTERS[area].validate_python({}, context={"profile": profile})
     try:
         data = json.loads(raw)
     except json.JSONDecodeError:

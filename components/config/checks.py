@@ -9,6 +9,7 @@ from components.config.apps import FARGATE_SIZES, SECRET_LIKE, SecretSource
 from components.config.base import ConfigIssue, key_path
 from components.config.mail import SES_RECEIVING_REGIONS, minimum_visibility_timeout
 from components.config.model import NAMESPACE, PlatformConfig
+from components.config.oncall import OnCallConfig
 from components.schedules import schedule_problem, time_zone_problem
 from components.subnet_plan import check_layout
 
@@ -303,5 +304,112 @@ def _in_domain(address: str, domain: str) -> bool:
     return target == domain or target.endswith(f".{domain}")
 
 
+def _check_monitoring(config: PlatformConfig) -> list[ConfigIssue]:
+    from components.alert_catalog import alert_catalog
+
+    at = f"{NAMESPACE}:monitoring"
+    monitoring, oncall = config.monitoring, config.oncall
+    specs = alert_catalog(config)
+    keys = {spec.key for spec in specs}
+    issues = [
+        ConfigIssue(
+            f"{at}.overrides.{key}", f"no alert has this key; alerts are e.g. {', '.join(sorted(keys)[:4])}, ..."
+        )
+        for key in sorted(monitoring.overrides)
+        if key not in keys
+    ]
+    if monitoring.routing is None:
+        return [*issues, ConfigIssue(f"{at}.routing", "required: where alerts go (`chat`, and in prd `pagerduty`)")]
+    routes = monitoring.routing.pagerduty
+    pagerduty_services = set(oncall.services) if oncall is not None and oncall.enabled else set()
+    issues += [
+        ConfigIssue(
+            f"{at}.routing.pagerduty.{source}",
+            f"unknown PagerDuty service {target!r}; "
+            f"platform:oncall.services has: {', '.join(sorted(pagerduty_services)) or 'none'}",
+        )
+        for source, target in sorted(routes.items())
+        if target not in pagerduty_services
+    ]
+    if config.environment == "prd":
+        issues += [
+            ConfigIssue(
+                f"{at}.routing.pagerduty", f"alerts of service {service!r} have no route; production alerts must page"
+            )
+            for service in sorted({spec.service for spec in specs} - set(routes))
+        ]
+    elif routes:
+        issues.append(ConfigIssue(f"{at}.routing.pagerduty", f"{config.environment} must not page anyone; use `chat`"))
+    return issues
+
+
+def _check_oncall(config: PlatformConfig) -> list[ConfigIssue]:
+    oncall = config.oncall
+    if oncall is None or not oncall.enabled:
+        return []
+    at = f"{NAMESPACE}:oncall"
+    issues: list[ConfigIssue] = []
+    teams, users = set(oncall.teams), set(oncall.users)
+    for key, user in sorted(oncall.users.items()):
+        if user.team not in teams:
+            issues.append(ConfigIssue(f"{at}.users.{key}.team", f"unknown team {user.team!r}"))
+    for key, schedule in sorted(oncall.schedules.items()):
+        if schedule.team not in teams:
+            issues.append(ConfigIssue(f"{at}.schedules.{key}.team", f"unknown team {schedule.team!r}"))
+        problem = time_zone_problem(schedule.time_zone)
+        if problem:
+            issues.append(ConfigIssue(f"{at}.schedules.{key}.timeZone", problem))
+        for index, layer in enumerate(schedule.layers):
+            if not layer.users:
+                issues.append(
+                    ConfigIssue(f"{at}.schedules.{key}.layers[{index}].users", "a rotation needs at least one user")
+                )
+            issues += [
+                ConfigIssue(f"{at}.schedules.{key}.layers[{index}].users", f"unknown user {user!r}")
+                for user in layer.users
+                if user not in users
+            ]
+    issues += _check_escalation(oncall, at)
+    for key, service in sorted(oncall.services.items()):
+        if service.escalation_policy not in oncall.escalation_policies:
+            issues.append(
+                ConfigIssue(
+                    f"{at}.services.{key}.escalationPolicy", f"unknown escalation policy {service.escalation_policy!r}"
+                )
+            )
+    return issues
+
+
+def _check_escalation(oncall: OnCallConfig, at: str) -> list[ConfigIssue]:
+    issues: list[ConfigIssue] = []
+    schedules, users = set(oncall.schedules), set(oncall.users)
+    for key, policy in sorted(oncall.escalation_policies.items()):
+        if not policy.levels:
+            issues.append(
+                ConfigIssue(f"{at}.escalationPolicies.{key}.levels", "an escalation policy needs at least one level")
+            )
+        for index, level in enumerate(policy.levels):
+            where = f"{at}.escalationPolicies.{key}.levels[{index}]"
+            if not level.schedules and not level.users:
+                issues.append(ConfigIssue(where, "a level needs `schedules` or `users` to notify"))
+            issues += [
+                ConfigIssue(f"{where}.schedules", f"unknown schedule {s!r}")
+                for s in level.schedules
+                if s not in schedules
+            ]
+            issues += [ConfigIssue(f"{where}.users", f"unknown user {u!r}") for u in level.users if u not in users]
+    for key, service in sorted(oncall.services.items()):
+        if service.escalation_policy not in oncall.escalation_policies:
+            issues.append(
+                ConfigIssue(
+                    f"{at}.services.{key}.escalationPolicy", f"unknown escalation policy {service.escalation_policy!r}"
+                )
+            )
+    return issues
+
+
 Check = Callable[[PlatformConfig], list[ConfigIssue]]
-CHECKS: list[Check] = [_check_network, _check_databases, _check_apps, _check_batches, _check_clients, _check_mail]
+CHECKS: list[Check] = [
+    _check_network, _check_databases, _check_apps, _check_batches, _check_clients, _check_mail, _check_oncall,
+    _check_monitoring,
+]  # fmt: skip

@@ -11,6 +11,7 @@ from components.config.general import GeneralConfig
 from components.config.mail import MailConfig
 from components.config.monitoring import MonitoringConfig
 from components.config.network import NetworkConfig
+from components.config.oncall import OnCallConfig
 from components.config.profiles import PROFILES, EnvironmentProfile
 
 NAMESPACE = "platform"
@@ -28,6 +29,7 @@ class PlatformConfig:
     monitoring: MonitoringConfig
     batches: dict[str, BatchConfig]
     mail: MailConfig | None
+    oncall: OnCallConfig | None
 
     @property
     def profile(self) -> EnvironmentProfile:

@@ -209,13 +209,15 @@ def test_bad_config_fails_before_any_resource_is_registered(stack_values: Values
     assert recorded == []
 
     # The same harness does record registrations when the config is good.
-    good = {**stack_values("stg"), "platform:datadogApiKey": "key"}
+    from components.config import SECRET_KEYS
+
+    secrets = {f"platform:{key}": "value" for key in SECRET_KEYS}
     run_program(
         program,
         project="platform",
         stack="stg",
-        config=good,
-        secret_keys=["platform:datadogApiKey"],
+        config={**stack_values("stg"), **secrets},
+        secret_keys=sorted(secrets),
         mocks=mocks,
         record=recorded,
     )
