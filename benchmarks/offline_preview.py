@@ -6,6 +6,7 @@ For each stack a fresh worker process measures, in this order:
      same mock runtime and recording harness;
   3. the real program on that runtime (its own imports, config validation, components).
 floor = (1) + (2); preview = (1) + (3); ratio = preview / floor. The target is ratio <= 1.25.
+Both run after the same runtime set-up (`tools.offline.prepare_runtime`: the GC freeze after imports).
 A fourth figure separates the SDK's cost from the program's own: (4) replays the same registrations
 (same types, inputs, and the declared output properties each SDK class registers) without the
 program; `own` = preview / ((1) + (4)) is what config validation, planning and components add.
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import keyword
 import resource
 import statistics
 import subprocess
@@ -46,9 +48,16 @@ def sdk_modules(types: list[str]) -> list[str]:
         package = PACKAGES.get(package_name)
         if package is None:
             continue
-        module = module_path.split("/")[0]
-        modules.add(package if module == "index" else f"{package}.{module.replace('/', '.')}")
+        modules.add(_python_module(package, module_path))
     return sorted(modules)
+
+
+def _python_module(package: str, module_path: str) -> str:
+    """`aws:lambda/function` -> `pulumi_aws.lambda_` (Python keywords get an underscore)."""
+    module = module_path.split("/", maxsplit=1)[0]
+    if module == "index":
+        return package
+    return f"{package}.{module + '_' if keyword.iskeyword(module) else module}"
 
 
 def worker(stack: str, repeat: int) -> dict[str, float | int | str]:
@@ -65,7 +74,9 @@ def worker(stack: str, repeat: int) -> dict[str, float | int | str]:
 
     from tools.mock_runtime import run_program
     from tools.mocks import PlatformMocks
-    from tools.offline import run_stack
+    from tools.offline import prepare_runtime, run_stack
+
+    prepare_runtime()  # the same runtime set-up for the floor and for the program
 
     count = len(types)
     mocks = PlatformMocks(account_id="123456789012", default_region="ap-northeast-1")
@@ -119,15 +130,41 @@ def _declared_outputs(type_token: str) -> list[str]:
     package = PACKAGES.get(package_name if package_name != "pulumi" else class_name)
     if package is None:
         return []
-    module = (
-        package
-        if package_name == "pulumi" or module_path.startswith("index")
-        else f"{package}.{module_path.split('/')[0]}"
-    )
+    module = package if package_name == "pulumi" else _python_module(package, module_path)
     cls = getattr(importlib.import_module(module), "Provider" if package_name == "pulumi" else class_name, None)
     if cls is None:
         return []
     return [name for name, value in vars(cls).items() if isinstance(value, property) and not name.startswith("_")]
+
+
+def scaling(stack: str, sizes: list[int]) -> None:
+    """Preview time as N extra apps and N extra batches are added to the stack's config (linearity)."""
+    import copy
+
+    from tools.offline import prepare_runtime, run_stack
+    from tools.stack_config import load_stack_config
+
+    base = load_stack_config(ROOT, stack)
+    prepare_runtime()
+    run_stack(stack, config=base)  # warm: imports and first-use caches
+    print(f"{'extra':>5} {'resources':>9} {'seconds':>8} {'ms/resource':>11}")
+    for extra in sizes:
+        values = copy.deepcopy(base.values)
+        apps = json.loads(values["platform:apps"])
+        batches = json.loads(values["platform:batches"])
+        for index in range(extra):
+            worker = copy.deepcopy(apps["services"]["worker"])
+            worker["secrets"] = {}
+            apps["services"][f"scale-{index}"] = worker
+            batch = copy.deepcopy(batches["cleanup"])
+            batch["secrets"] = {}
+            batches[f"scale-batch-{index}"] = batch
+        values["platform:apps"], values["platform:batches"] = json.dumps(apps), json.dumps(batches)
+        config = type(base)(project=base.project, stack=stack, values=values, secret_keys=base.secret_keys)
+        start = time.perf_counter()
+        run = run_stack(stack, config=config)
+        seconds = time.perf_counter() - start
+        print(f"{extra:>5} {len(run.resources):>9} {seconds:>8.3f} {1000 * seconds / len(run.resources):>11.2f}")
 
 
 def discover(stack: str) -> None:
@@ -142,7 +179,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--discover", help=argparse.SUPPRESS)
+    parser.add_argument("--scaling", nargs="*", type=int, help="extra apps and batches, e.g. --scaling 0 10 20 40")
     args = parser.parse_args()
+    if args.scaling is not None:
+        scaling(args.stacks[0], args.scaling or [0, 10, 20, 40])
+        return
     if args.discover:
         discover(args.discover)
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import warnings
 from pathlib import Path
 
@@ -28,9 +29,25 @@ def with_declared_secrets(config: StackConfig) -> tuple[StackConfig, list[str]]:
     return StackConfig(project=config.project, stack=config.stack, values=values, secret_keys=secret_keys), missing
 
 
+GC_THRESHOLDS = (100_000, 50, 100)
+"""Collect young objects every 100k allocations instead of 700: a preview allocates millions of
+short-lived Outputs and tasks, and at the default rate the collector's passes over the growing set
+of live resources made the cost per resource grow with the stack."""
+
+
+def prepare_runtime() -> None:
+    """Move everything alive now (the imported SDKs: hundreds of thousands of objects) out of the
+    garbage collector's reach, and collect less often. The process lives for one preview; without
+    this every full collection walks the SDKs again: about a third of a preview's time."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def run_stack(stack: str, *, project_dir: Path = PROJECT_DIR, config: StackConfig | None = None) -> ProgramRun:
     """The program of `project_dir` with `stack`'s config on the mock runtime (a preview, no cloud)."""
     warnings.filterwarnings("ignore", category=DeprecationWarning)
+    prepare_runtime()
     stack_config, _ = with_declared_secrets(config or load_stack_config(project_dir, stack))
     general = stack_config.config_value(f"{stack_config.project}:general")
     account = general.get("accountId") if isinstance(general, dict) else None

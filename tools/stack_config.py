@@ -14,6 +14,9 @@ from typing import Any
 
 import yaml
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader when PyYAML was built with it (ten times faster), else the pure-Python one."""
+
 
 class StackFileError(ValueError):
     """The stack file is missing or is not a Pulumi stack file."""
@@ -38,7 +41,7 @@ class StackConfig:
 
 
 def project_name(project_dir: Path) -> str:
-    data = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())
+    data = yaml.load((project_dir / "Pulumi.yaml").read_text(), Loader=_LOADER)  # noqa: S506 - a safe loader
     return str(data["name"])
 
 
@@ -48,7 +51,7 @@ def load_stack_config(project_dir: Path, stack: str) -> StackConfig:
     if not path.is_file():
         known = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in project_dir.glob("Pulumi.*.yaml"))
         raise StackFileError(f"no stack file {path.name}; stacks here: {', '.join(known)}")
-    data = yaml.safe_load(path.read_text()) or {}
+    data = yaml.load(path.read_text(), Loader=_LOADER) or {}  # noqa: S506 - a safe loader
     raw_config = data.get("config") or {}
     if not isinstance(raw_config, dict):
         raise StackFileError(f"{path.name}: `config` must be a mapping")
