@@ -15,6 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.alerts import AlertSpec
+from components.buckets import tls_only_statement
 from components.cluster import Cluster
 from components.context import StackContext
 from components.cron_batch import BatchSpec, CronBatch, CronBatchArgs
@@ -51,6 +52,12 @@ class Batches(pulumi.ComponentResource):
             sqs_managed_sse_enabled=True,
             message_retention_seconds=14 * 24 * 3600,
             tags=self.tags,
+            opts=self._child(),
+        )
+        aws.sqs.QueuePolicy(
+            f"{name}-schedule-dlq-policy",
+            queue_url=self.dead_letter_queue.url,
+            policy=policy_document(tls_only_statement(self.dead_letter_queue.arn, service="sqs")),
             opts=self._child(),
         )
         self.batches = {
@@ -98,7 +105,7 @@ class Batches(pulumi.ComponentResource):
                 ),
             ),
             tags=self.tags,
-            opts=self._child(),
+            opts=self._child(protect=ctx.profile.protect_stateful),
         )
         self.failure_topic = aws.sns.Topic(
             f"{name}-failures",

@@ -13,10 +13,11 @@ import pulumi
 import pulumi_aws as aws
 
 from components.alerts import AlertSpec
+from components.buckets import PrivateBucket, PrivateBucketArgs
 from components.config.apps import LoadBalancerConfig
 from components.containers import DatadogSettings
 from components.context import StackContext
-from components.iam import policy_document, statement
+from components.iam import statement
 from components.secrets import SecretRef, as_secret
 from components.tags import component_tags
 
@@ -211,75 +212,33 @@ class Cluster(pulumi.ComponentResource):
         self.alb_name = ctx.physical_name("public", max_length=32)
 
     def _access_log_bucket(self, settings: LoadBalancerConfig, protect: bool) -> aws.s3.BucketPolicy:
-        ctx, name = self._context, self._name
-        self.access_log_bucket = bucket = aws.s3.Bucket(
-            f"{name}-alb-logs",
-            bucket=ctx.physical_name("alb-logs", ctx.account_id),
-            force_destroy=not protect,
-            tags={**self.tags, "DataClass": "access-logs"},
-            opts=pulumi.ResourceOptions(parent=self, protect=protect),
+        ctx = self._context
+        logs = PrivateBucket(
+            f"{self._name}-alb-logs",
+            PrivateBucketArgs(
+                bucket=ctx.physical_name("alb-logs", ctx.account_id),
+                expire_prefix=f"{ACCESS_LOG_PREFIX}/",
+                retention_days=settings.access_log_retention_days,
+                kms_key_arn=None,  # ALB access logs support SSE-S3 only
+                protect=protect,
+                tags={**self.tags, "DataClass": "access-logs"},
+            ),
+            parent=self,
         )
-        aws.s3.BucketPublicAccessBlock(
-            f"{name}-alb-logs-public-access",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=self._child(),
-        )
-        aws.s3.BucketOwnershipControls(
-            f"{name}-alb-logs-ownership",
-            bucket=bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=self._child(),
-        )
-        # ALB access logs support SSE-S3 only (not KMS).
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-alb-logs-encryption",
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="AES256"
-                    )
-                )
-            ],
-            opts=self._child(),
-        )
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-alb-logs-lifecycle",
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketLifecycleConfigurationRuleArgs(
-                    id="expire-access-logs",
-                    status="Enabled",
-                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=f"{ACCESS_LOG_PREFIX}/"),
-                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
-                        days=settings.access_log_retention_days
-                    ),
-                    abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
-                        days_after_initiation=1
-                    ),
-                )
-            ],
-            opts=self._child(),
-        )
+        self.access_log_bucket = logs.bucket
         delivery = ELB_LOG_ACCOUNTS.get(ctx.region)
         principal = (
             {"AWS": f"arn:aws:iam::{delivery}:root"}
             if delivery
             else {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
         )
-        objects = bucket.arn.apply(lambda arn: f"{arn}/{ACCESS_LOG_PREFIX}/AWSLogs/{ctx.account_id}/*")
-        return aws.s3.BucketPolicy(
-            f"{name}-alb-logs-policy",
-            bucket=bucket.id,
-            policy=policy_document(
-                statement("ElbLogDelivery", ["s3:PutObject"], [objects], principals=principal),
-                tls_only_statement(bucket.arn),
-            ),
-            opts=self._child(),
+        return logs.policy(
+            statement(
+                "ElbLogDelivery",
+                ["s3:PutObject"],
+                [logs.objects(f"{ACCESS_LOG_PREFIX}/AWSLogs/{ctx.account_id}/")],
+                principals=principal,
+            )
         )
 
     def alerts(self) -> list[AlertSpec]:
@@ -304,15 +263,3 @@ def load_balancer_alerts(alb_name: str) -> list[AlertSpec]:
             "check the services' running tasks and the target groups' health.",
         )
     ]
-
-
-def tls_only_statement(bucket_arn: pulumi.Output[str]) -> dict[str, object]:
-    """Deny any request to the bucket not made over TLS (Security Hub S3.5)."""
-    return statement(
-        "DenyInsecureTransport",
-        ["s3:*"],
-        [bucket_arn, bucket_arn.apply(lambda arn: f"{arn}/*")],
-        effect="Deny",
-        principals={"AWS": "*"},
-        conditions={"Bool": {"aws:SecureTransport": "false"}},
-    )

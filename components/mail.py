@@ -18,7 +18,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.alerts import AlertSpec
-from components.cluster import Cluster, tls_only_statement
+from components.buckets import PrivateBucket, PrivateBucketArgs, tls_only_statement
+from components.cluster import Cluster
 from components.config.mail import MailConfig
 from components.context import StackContext
 from components.ecs_app import ContainerSecret, ImageRef
@@ -59,7 +60,7 @@ class MailPipeline(pulumi.ComponentResource):
         self._settings = settings = args.settings
         self.region = settings.region
         self.tags = component_tags(service="mail", component="mail")
-        self._protect = ctx.profile.protect_stateful
+        self._protect: bool = ctx.profile.protect_stateful
         self.rule_set_name = ctx.physical_name("mail", RULE_SET)
 
         self.key = self._key()
@@ -129,83 +130,60 @@ class MailPipeline(pulumi.ComponentResource):
 
     def _bucket(self) -> tuple[aws.s3.Bucket, aws.s3.BucketPolicy]:
         ctx, name = self._context, self._name
-        bucket = aws.s3.Bucket(
-            f"{name}-bucket",
-            bucket=ctx.physical_name("inbound-mail", ctx.account_id),
-            force_destroy=False,
-            tags={**self.tags, "DataClass": "customer-mail"},
-            opts=self._child(protect=self._protect),
-        )
-        aws.s3.BucketPublicAccessBlock(
-            f"{name}-bucket-public-access",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=self._child(),
-        )
-        aws.s3.BucketOwnershipControls(
-            f"{name}-bucket-ownership",
-            bucket=bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=self._child(),
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-bucket-encryption",
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="aws:kms", kms_master_key_id=self.key.arn
-                    ),
-                    bucket_key_enabled=True,
-                )
-            ],
-            opts=self._child(),
-        )
-        aws.s3.BucketVersioning(
-            f"{name}-bucket-versioning",
-            bucket=bucket.id,
-            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
-            opts=self._child(),
-        )
-        days = self._settings.raw_mail_retention_days
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-bucket-lifecycle",
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketLifecycleConfigurationRuleArgs(
-                    id="expire-raw-mail",
-                    status="Enabled",
-                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=RAW_PREFIX),
-                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=days),
-                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                        noncurrent_days=7
-                    ),
-                    abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
-                        days_after_initiation=1
-                    ),
-                )
-            ],
-            opts=self._child(),
-        )
-        policy = aws.s3.BucketPolicy(
-            f"{name}-bucket-policy",
-            bucket=bucket.id,
-            policy=policy_document(
-                statement(
-                    "SesStoresRawMail",
-                    ["s3:PutObject"],
-                    [bucket.arn.apply(lambda arn: f"{arn}/{RAW_PREFIX}*")],
-                    principals={"Service": "ses.amazonaws.com"},
-                    conditions=self._from_ses(STORE_RULE),
-                ),
-                tls_only_statement(bucket.arn),
+        access_logs = PrivateBucket(
+            f"{name}-access-logs",
+            PrivateBucketArgs(
+                bucket=ctx.physical_name("mail-access-logs", ctx.account_id),
+                expire_prefix="",
+                retention_days=max(self._settings.raw_mail_retention_days, 365),
+                kms_key_arn=None,  # S3 server access log delivery supports SSE-S3 only
+                protect=self._protect,
+                tags={**self.tags, "DataClass": "access-logs"},
             ),
+            parent=self,
+        )
+        raw_mail = PrivateBucket(
+            f"{name}-bucket",
+            PrivateBucketArgs(
+                bucket=ctx.physical_name("inbound-mail", ctx.account_id),
+                expire_prefix=RAW_PREFIX,
+                retention_days=self._settings.raw_mail_retention_days,
+                kms_key_arn=self.key.arn,
+                versioned=True,
+                protect=self._protect,
+                tags={**self.tags, "DataClass": "customer-mail"},
+            ),
+            parent=self,
+        )
+        access_logs.policy(
+            statement(
+                "S3ServerAccessLogs",
+                ["s3:PutObject"],
+                [access_logs.objects()],
+                principals={"Service": "logging.s3.amazonaws.com"},
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": ctx.account_id},
+                    "ArnLike": {"aws:SourceArn": raw_mail.arn},
+                },
+            )
+        )
+        aws.s3.BucketLogging(
+            f"{name}-bucket-logging",
+            bucket=raw_mail.bucket.id,
+            target_bucket=access_logs.bucket.id,
+            target_prefix="inbound-mail/",
             opts=self._child(),
         )
-        return bucket, policy
+        policy = raw_mail.policy(
+            statement(
+                "SesStoresRawMail",
+                ["s3:PutObject"],
+                [raw_mail.objects(RAW_PREFIX)],
+                principals={"Service": "ses.amazonaws.com"},
+                conditions=self._from_ses(STORE_RULE),
+            )
+        )
+        return raw_mail.bucket, policy
 
     def _topic(self) -> tuple[aws.sns.Topic, aws.sns.TopicPolicy]:
         topic = aws.sns.Topic(
@@ -273,8 +251,15 @@ class MailPipeline(pulumi.ComponentResource):
                     [queue.arn],
                     principals={"Service": "sns.amazonaws.com"},
                     conditions={"ArnEquals": {"aws:SourceArn": self.topic.arn}},
-                )
+                ),
+                tls_only_statement(queue.arn, service="sqs"),
             ),
+            opts=self._child(),
+        )
+        aws.sqs.QueuePolicy(
+            f"{name}-dlq-policy",
+            queue_url=dead_letter.url,
+            policy=policy_document(tls_only_statement(dead_letter.arn, service="sqs")),
             opts=self._child(),
         )
         aws.sns.TopicSubscription(

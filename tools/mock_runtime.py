@@ -45,6 +45,8 @@ class RecordedResource:
     additional_secret_outputs: list[str]
     dependencies: list[str]
     aliases: list[dict[str, str]]
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    """Input property -> URNs of the resources whose outputs it uses (what stack policies join on)."""
     read: bool = False
 
 
@@ -137,6 +139,10 @@ class RecordingMonitor(MockMonitor):
                 additional_secret_outputs=sorted(getattr(request, "additionalSecretOutputs", [])),
                 dependencies=sorted({self._engine(d) for d in getattr(request, "dependencies", [])}),
                 aliases=_aliases(request),
+                property_dependencies={
+                    prop: sorted({self._engine(u) for u in deps.urns})
+                    for prop, deps in sorted(getattr(request, "propertyDependencies", {}).items())
+                },
                 read=read,
             )
         )

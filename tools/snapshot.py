@@ -50,6 +50,7 @@ def resource_entry(resource: RecordedResource) -> dict[str, Any]:
         "inputs": inputs,
         "secretInputs": resource.secret_inputs,
         "dependencies": resource.dependencies,
+        "propertyDependencies": resource.property_dependencies,
     }
     options = {
         "protect": resource.protect,

@@ -6,17 +6,9 @@ from pydantic import Field
 
 from components.config.apps import EnvName, SecretSource
 from components.config.base import ConfigModel
+from components.ses_regions import SES_RECEIVING_REGIONS
 
-SES_RECEIVING_REGIONS: frozenset[str] = frozenset(
-    {
-        # The original three, the seven added in September 2023, and Jakarta (listed January 2024).
-        "us-east-1", "us-west-2", "eu-west-1",
-        "us-east-2", "ca-central-1", "eu-central-1", "eu-west-2", "ap-northeast-1", "ap-southeast-1", "ap-southeast-2",
-        "ap-southeast-3",
-    }
-)  # fmt: skip
-"""Regions where SES receives mail, kept here only. AWS adds regions: check the "Email receiving
-endpoints" table of the SES documentation before extending it."""
+__all__ = ["SES_RECEIVING_REGIONS", "DispatcherConfig", "MailConfig", "ProcessingTaskConfig"]
 
 DOMAIN_PATTERN = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
 

@@ -81,7 +81,9 @@ def test_ses_may_invoke_the_status_function_for_its_rule(platform: ProgramRun) -
 
 
 def test_only_the_topic_may_send_to_the_queue(platform: ProgramRun) -> None:
-    (statement,) = policy_of(platform.named("mail-queue-policy").inputs)["Statement"]
+    statements = {s["Sid"]: s for s in policy_of(platform.named("mail-queue-policy").inputs)["Statement"]}
+    assert set(statements) == {"TopicDelivers", "DenyInsecureTransport"}
+    statement = statements["TopicDelivers"]
     assert statement["Principal"] == {"Service": "sns.amazonaws.com"}
     assert statement["Action"] == ["sqs:SendMessage"]
     topic = f"arn:aws:sns:{MAIL_REGION}:{_account(platform)}:platform-{platform.stack}-inbound-mail"

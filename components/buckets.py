@@ -1,0 +1,129 @@
+"""A private S3 bucket with everything v7 splits into separate resources: public access blocked, ACLs
+disabled, default encryption, versioning, lifecycle expiry, and a policy that refuses plain HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.iam import Statement, policy_document, statement
+
+
+@dataclass(frozen=True, kw_only=True)
+class PrivateBucketArgs:
+    bucket: str
+    """The physical name (global: include the account id)."""
+    expire_prefix: str
+    retention_days: int
+    kms_key_arn: pulumi.Input[str] | None = None
+    """None: SSE-S3, which log deliveries (ALB, S3 server access logs) require."""
+    versioned: bool = False
+    protect: bool = False
+    tags: dict[str, str]
+
+
+class PrivateBucket:
+    """Not a component: its resources belong to the component that owns the data (`parent`)."""
+
+    def __init__(self, name: str, args: PrivateBucketArgs, *, parent: pulumi.Resource) -> None:
+        self._name = name
+        self._parent = parent
+        child = pulumi.ResourceOptions(parent=parent)
+        self.bucket = aws.s3.Bucket(
+            name,
+            bucket=args.bucket,
+            force_destroy=not args.protect,
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=parent, protect=args.protect),
+        )
+        aws.s3.BucketPublicAccessBlock(
+            f"{name}-public-access",
+            bucket=self.bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        aws.s3.BucketOwnershipControls(
+            f"{name}-ownership",
+            bucket=self.bucket.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            opts=child,
+        )
+        default = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+            sse_algorithm="aws:kms" if args.kms_key_arn is not None else "AES256", kms_master_key_id=args.kms_key_arn
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-encryption",
+            bucket=self.bucket.id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=default, bucket_key_enabled=args.kms_key_arn is not None
+                )
+            ],
+            opts=child,
+        )
+        if args.versioned:
+            aws.s3.BucketVersioning(
+                f"{name}-versioning",
+                bucket=self.bucket.id,
+                versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+                opts=child,
+            )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-lifecycle",
+            bucket=self.bucket.id,
+            rules=[
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="expire",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=args.expire_prefix),
+                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=args.retention_days),
+                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                        noncurrent_days=7
+                    )
+                    if args.versioned
+                    else None,
+                    abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                        days_after_initiation=1
+                    ),
+                )
+            ],
+            opts=child,
+        )
+        self.arn = self.bucket.arn
+        self.name = self.bucket.bucket
+
+    def objects(self, prefix: str = "") -> pulumi.Output[str]:
+        return self.bucket.arn.apply(lambda arn: f"{arn}/{prefix}*")
+
+    def policy(self, *statements: Statement, depends_on: list[pulumi.Resource] | None = None) -> aws.s3.BucketPolicy:
+        """The bucket policy: the given grants plus the TLS-only deny every bucket gets."""
+        return aws.s3.BucketPolicy(
+            f"{self._name}-policy",
+            bucket=self.bucket.id,
+            policy=policy_document(*statements, tls_only_statement(self.bucket.arn)),
+            opts=pulumi.ResourceOptions(parent=self._parent, depends_on=depends_on),
+        )
+
+
+def tls_only_statement(resource_arn: pulumi.Output[str], *, service: str = "s3") -> Statement:
+    """Deny any request not made over TLS (Security Hub S3.5; cdk-nag S10, SQS4)."""
+    resources: list[pulumi.Input[str]] = [resource_arn]
+    if service == "s3":
+        resources.append(resource_arn.apply(lambda arn: f"{arn}/*"))
+    return statement(
+        "DenyInsecureTransport",
+        [f"{service}:*"],
+        resources,
+        effect="Deny",
+        principals={"AWS": "*"},
+        conditions={"Bool": {"aws:SecureTransport": "false"}},
+    )
+
+
+ArnOf = Callable[[str], pulumi.Output[str]]

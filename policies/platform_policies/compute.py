@@ -1,0 +1,228 @@
+"""ECS clusters, task definitions and services; ECR; Lambda; Step Functions; EventBridge Scheduler."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from pulumi_policy import Severity
+
+from platform_policies.framework import Resource, Rule, Stack
+from platform_policies.helpers import as_list
+
+CLUSTER = "aws:ecs/cluster:Cluster"
+TASK = "aws:ecs/taskDefinition:TaskDefinition"
+SERVICE = "aws:ecs/service:Service"
+REPOSITORY = "aws:ecr/repository:Repository"
+LIFECYCLE = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
+FUNCTION = "aws:lambda/function:Function"
+PERMISSION = "aws:lambda/permission:Permission"
+STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
+SCHEDULE = "aws:scheduler/schedule:Schedule"
+SECRET_LIKE = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL|ACCESS_KEY)", re.IGNORECASE)
+CURRENT_PYTHON = {"python3.12", "python3.13"}
+LOG_LEVELS = ["OFF", "FATAL", "ERROR", "ALL"]
+
+
+def containers(task: Resource) -> list[Mapping[str, Any]]:
+    return [c for c in as_list(task.json("containerDefinitions")) if isinstance(c, Mapping)]
+
+
+def _insights(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
+    settings = {s.get("name"): s.get("value") for s in r.get("settings") or []}
+    if settings.get("containerInsights") not in {"enabled", "enhanced"}:
+        yield f"cluster {r.get('name')} does not collect Container Insights"
+    exec_config = ((r.get("configuration") or {}).get("executeCommandConfiguration")) or {}
+    if exec_config and (not exec_config.get("kmsKeyId") or exec_config.get("logging") == "NONE"):
+        yield f"cluster {r.get('name')}: ECS Exec sessions are not encrypted with a key and logged"
+
+
+def _task(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
+    family = r.get("family")
+    if r.get("networkMode") != "awsvpc":
+        yield f"{family} does not use awsvpc networking (host or bridge networking shares the host's)"
+    if r.get("pidMode") == "host" or r.get("ipcMode") == "host":
+        yield f"{family} shares the host's process or IPC namespace"
+    if r.get("taskRoleArn") and r.get("taskRoleArn") == r.get("executionRoleArn"):
+        yield f"{family} uses one role to start the task and to run it"
+    for container in containers(r):
+        name = container.get("name")
+        if not container.get("logConfiguration"):
+            yield f"{family}/{name} has no log configuration"
+        if container.get("privileged") is True:
+            yield f"{family}/{name} is privileged"
+
+
+def _no_plain_secrets(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
+    if r.type == TASK:
+        for container in containers(r):
+            for entry in container.get("environment") or []:
+                if SECRET_LIKE.search(str(entry.get("name", ""))):
+                    yield f"{r.get('family')}/{container.get('name')} has {entry.get('name')} in plain environment"
+    else:
+        variables = ((r.get("environment") or {}).get("variables")) or {}
+        for name in variables:
+            if SECRET_LIKE.search(name):
+                yield f"function {r.get('name')} has {name} in plain environment"
+
+
+def _readonly_root(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
+    for container in containers(r):
+        if container.get("readonlyRootFilesystem") is not True:
+            yield f"{r.get('family')}/{container.get('name')} has a writable root filesystem"
+
+
+def _images_pinned(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
+    for container in containers(r):
+        image = str(container.get("image", ""))
+        last = image.rsplit("/", 1)[-1]
+        if "@sha256:" in image:
+            continue
+        if ":" not in last or last.endswith(":latest"):
+            yield f"{r.get('family')}/{container.get('name')} runs {image}, which is not a pinned version"
+
+
+def _service(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
+    network = r.get("networkConfiguration") or {}
+    if network.get("assignPublicIp") is True:
+        yield f"service {r.get('name')} gives its tasks public IPs"
+    if r.get("platformVersion") not in (None, "LATEST"):
+        yield f"service {r.get('name')} pins Fargate platform {r.get('platformVersion')}"
+
+
+def _circuit_breaker(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
+    breaker = r.get("deploymentCircuitBreaker") or {}
+    if not (breaker.get("enable") and breaker.get("rollback")):
+        yield f"service {r.get('name')} does not roll back failed deployments (circuit breaker)"
+
+
+def _repository(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
+    if (r.get("imageScanningConfiguration") or {}).get("scanOnPush") is not True:
+        yield f"repository {r.get('name')} does not scan images on push"
+    if r.get("imageTagMutability") not in {"IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION"}:
+        yield f"repository {r.get('name')} allows tags to be overwritten"
+
+
+def _repository_lifecycle(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    for repo in stack.of_type(REPOSITORY):
+        managed = [
+            p for p in stack.of_type(LIFECYCLE)
+            if repo.urn in p.property_dependencies.get("repository", ()) or p.get("repository") == repo.get("name")
+        ]  # fmt: skip
+        if not managed:
+            yield repo.urn, f"repository {repo.get('name')} has no lifecycle policy"
+
+
+def _function(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
+    runtime = r.get("runtime")
+    if runtime and runtime.startswith("python") and runtime not in CURRENT_PYTHON:
+        yield f"function {r.get('name')} runs {runtime}; use one of {sorted(CURRENT_PYTHON)}"
+    if not r.get("description"):
+        yield f"function {r.get('name')} has no description"
+
+
+def _permission(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
+    principal = str(r.get("principal", ""))
+    if principal == "*":
+        yield "the function may be invoked by anyone"
+    elif principal.endswith(".amazonaws.com") and not (r.get("sourceArn") and r.get("sourceAccount")):
+        yield f"{principal} may invoke the function without sourceArn and sourceAccount (confused deputy)"
+
+
+def _state_machine(r: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+    logging = r.get("loggingConfiguration") or {}
+    minimum = str(config.get("minimumLogLevel", "ERROR"))
+    level = str(logging.get("level", "OFF"))
+    if LOG_LEVELS.index(level if level in LOG_LEVELS else "OFF") < LOG_LEVELS.index(minimum):
+        yield f"state machine {r.get('name')} logs at {level}; at least {minimum}"
+    if (r.get("tracingConfiguration") or {}).get("enabled") is not True:
+        yield f"state machine {r.get('name')} is not traced with X-Ray"
+    definition = r.json("definition") or {}
+    for name, state in (definition.get("States") or {}).items():
+        if not str(state.get("Resource", "")).startswith("arn:aws:states:::ecs:runTask"):
+            continue
+        network = ((state.get("Parameters") or {}).get("NetworkConfiguration") or {}).get("AwsvpcConfiguration") or {}
+        if network.get("AssignPublicIp") != "DISABLED":
+            yield f"{r.get('name')}/{name} may give the task a public IP"
+        if not state.get("Retry") or not state.get("Catch"):
+            yield f"{r.get('name')}/{name} has no Retry or no Catch"
+
+
+def _schedule(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
+    from components.schedules import schedule_problem, time_zone_problem
+
+    target = r.get("target") or {}
+    if not (target.get("deadLetterConfig") or {}).get("arn"):
+        yield f"schedule {r.get('name')} has no dead-letter queue: failed starts would vanish"
+    if not target.get("retryPolicy"):
+        yield f"schedule {r.get('name')} has no retry policy"
+    expression = str(r.get("scheduleExpression", ""))
+    problem = None if expression.startswith("at(") else schedule_problem(expression)
+    if problem:
+        yield f"schedule {r.get('name')}: {expression}: {problem}"
+    zone = r.get("scheduleExpressionTimezone")
+    if not zone:
+        yield f"schedule {r.get('name')} has no explicit time zone (it would run in UTC)"
+    elif time_zone_problem(zone):
+        yield f"schedule {r.get('name')}: {time_zone_problem(zone)}"
+
+
+RULES = [
+    Rule(id="ecs-cluster-observable", description="ECS clusters collect Container Insights and encrypt and log ECS "
+         "Exec sessions.", why="Operators' shell sessions into production tasks must be recorded and protected.",
+         fix="Use the Cluster component (containerInsights enabled; exec configuration with a KMS key and logging).",
+         anchors="cdk-nag AwsSolutions-ECS4; FSBP ECS.12; checkov CKV_AWS_223/224", types=(CLUSTER,), check=_insights),
+    Rule(id="ecs-task-hardening", description="Task definitions use awsvpc, no host namespaces, separate task and "
+         "execution roles, a log configuration on every container, no privileged containers.",
+         why="Each closes a path from a compromised container to the host, other tasks or lost evidence.",
+         fix="Build task definitions with components/containers.py and components/task_roles.py.",
+         anchors="cdk-nag AwsSolutions-ECS7; FSBP ECS.3, ECS.4, ECS.9; checkov CKV_AWS_249", types=(TASK,),
+         check=_task),
+    Rule(id="no-plain-secrets", description="No secret-looking value is in a container's or function's plain "
+         "environment.", why="Plain environment is readable by anyone who can describe the task or function.",
+         fix="Pass it as a container secret (valueFrom) or read it from Secrets Manager at start.",
+         anchors="cdk-nag AwsSolutions-ECS2; FSBP ECS.8; checkov CKV_AWS_45", types=(TASK, FUNCTION),
+         check=_no_plain_secrets),
+    Rule(id="ecs-readonly-root", description="Containers run with a read-only root filesystem.",
+         why="A writable root lets an attacker persist tools inside a running task.",
+         fix="Set readonlyRootFilesystem and mount writable volumes where needed.",
+         anchors="FSBP ECS.5; checkov CKV_AWS_336", severity=Severity.MEDIUM, types=(TASK,), check=_readonly_root),
+    Rule(id="ecs-images-pinned", description="Containers run pinned image versions, never :latest.",
+         why="An unpinned image changes what runs without a reviewed change.",
+         fix="Pin the tag (the platform's images and sidecars are pinned in config and containers.py).",
+         anchors="platform", types=(TASK,), check=_images_pinned),
+    Rule(id="ecs-service-private", description="ECS services give tasks no public IP and run the latest Fargate "
+         "platform.", why="Tasks are reached through the load balancer only; old platforms miss fixes.",
+         fix="assign_public_ip=False in app subnets; leave platform_version unset.",
+         anchors="FSBP ECS.2, ECS.10", types=(SERVICE,), check=_service),
+    Rule(id="ecs-deployment-rollback", description="ECS services roll back failed deployments.",
+         why="A bad release must not replace healthy tasks with failing ones.",
+         fix="deployment_circuit_breaker enable=True, rollback=True.", anchors="platform", types=(SERVICE,),
+         check=_circuit_breaker),
+    Rule(id="ecr-repository", description="ECR repositories scan on push and have immutable tags.",
+         why="Vulnerable images are found at once; a tag always means the same image.",
+         fix="image_scanning_configuration scan_on_push=True; image_tag_mutability IMMUTABLE.",
+         anchors="FSBP ECR.1, ECR.2", types=(REPOSITORY,), check=_repository),
+    Rule(id="ecr-lifecycle", description="ECR repositories have a lifecycle policy.",
+         why="Without one, old images pile up (cost, and a larger surface to scan).",
+         fix="Add an aws.ecr.LifecyclePolicy (EcsApp does).", anchors="FSBP ECR.3", severity=Severity.LOW,
+         stack_check=_repository_lifecycle),
+    Rule(id="lambda-function", description="Lambda functions run a current runtime and are described.",
+         why="Deprecated runtimes stop receiving security patches.", fix="Use python3.13 (lambda_function.py does).",
+         anchors="cdk-nag AwsSolutions-L1; FSBP Lambda.2", types=(FUNCTION,), check=_function),
+    Rule(id="lambda-permission-scoped", description="Service principals may invoke functions only with source "
+         "ARN and account conditions.", why="Without them any account's resource of that service could invoke "
+         "the function (confused deputy).", fix="Set source_arn and source_account on aws.lambda_.Permission.",
+         anchors="FSBP Lambda.1; checkov CKV_AWS_364", types=(PERMISSION,), check=_permission),
+    Rule(id="step-functions-observable", description="State machines log (at least the configured level), are "
+         "traced, and their ECS tasks get no public IP and have Retry and Catch.",
+         why="A failed batch must be diagnosable, and must fail visibly rather than half-run.",
+         fix="Use the CronBatch component.", anchors="cdk-nag AwsSolutions-SF1, SF2; FSBP StepFunctions.1",
+         types=(STATE_MACHINE,), check=_state_machine,
+         config={"minimumLogLevel": {"type": "string", "enum": ["ERROR", "ALL"], "default": "ERROR"}}),
+    Rule(id="schedules-valid", description="Schedules have a valid expression, an explicit time zone, a retry "
+         "policy and a dead-letter queue.", why="An invalid schedule fails at deploy; one without a DLQ loses "
+         "failed starts silently.", fix="Use the CronBatch component; check platform:batches.*.schedule.",
+         anchors="platform", types=(SCHEDULE,), check=_schedule),
+]  # fmt: skip

@@ -1,0 +1,275 @@
+"""Rules as plain checks over plain resources; the CrossGuard policies are built from them.
+
+A rule says what it requires, why it matters and how to fix it, and yields findings. The framework
+turns it into a pulumi_policy policy that reports each finding with the why and the fix, unless a
+suppression in the policy's config covers the resource: then the finding is recorded for the
+`suppressed-findings` report (advisory) with its reason. A suppression without a reason, or past its
+expiry, suppresses nothing, so the violation stands.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyComplianceFramework,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    Severity,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A resource as a rule sees it: inputs as plain values, its options, its provider's config."""
+
+    type: str
+    name: str
+    urn: str
+    props: Mapping[str, Any]
+    protect: bool = False
+    parent: str = ""
+    provider: Mapping[str, Any] = field(default_factory=dict)
+    dependencies: tuple[str, ...] = ()
+    property_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.props.get(key, default)
+
+    def json(self, key: str) -> Any:
+        """A property that pulumi-aws takes as a JSON string (policies, definitions, patterns)."""
+        return parse_json(self.props.get(key))
+
+    @property
+    def region(self) -> str | None:
+        return self.props.get("region") or self.provider.get("region")
+
+
+class Stack:
+    """All resources of a stack, indexed for the joins that v7's split resources need."""
+
+    def __init__(self, resources: Sequence[Resource]) -> None:
+        self.resources = list(resources)
+        self.by_urn = {r.urn: r for r in resources}
+
+    def of_type(self, *types: str) -> list[Resource]:
+        return [r for r in self.resources if r.type in types]
+
+    def referring(self, type_: str, prop: str, target: Resource, *, value: Any = None) -> list[Resource]:
+        """Resources of `type_` whose `prop` names `target`: by property dependency, or by a value."""
+        found = []
+        for resource in self.of_type(type_):
+            if target.urn in resource.property_dependencies.get(prop, ()) or (
+                value is not None and resource.get(prop) == value
+            ):
+                found.append(resource)
+        return found
+
+
+Finding = str
+ResourceCheck = Callable[[Resource, Mapping[str, Any]], Iterable[Finding]]
+StackCheck = Callable[[Stack, Mapping[str, Any]], Iterable[tuple[str, Finding]]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rule:
+    id: str
+    description: str
+    why: str
+    fix: str
+    level: EnforcementLevel = EnforcementLevel.MANDATORY
+    severity: Severity = Severity.HIGH
+    anchors: str = ""
+    """The public rules this one matches (cdk-nag, Security Hub FSBP, checkov), or `platform`."""
+    types: tuple[str, ...] = ()
+    """Resource rules: the types checked (empty: every resource)."""
+    check: ResourceCheck | None = None
+    stack_check: StackCheck | None = None
+    config: Mapping[str, Any] = field(default_factory=dict)
+    """Extra config properties (JSON schema) with their defaults."""
+
+    @property
+    def is_stack_rule(self) -> bool:
+        return self.stack_check is not None
+
+
+@dataclass(frozen=True)
+class SuppressedFinding:
+    policy: str
+    urn: str
+    message: str
+    reason: str
+    expires: str | None
+
+
+SUPPRESSED: list[SuppressedFinding] = []
+"""Suppressed findings of this analysis, reported (advisory) by the last stack policy."""
+
+SUPPRESSION_SCHEMA = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {
+            "resource": {"type": "string", "description": "URN pattern (fnmatch: * and ?)"},
+            "reason": {"type": "string"},
+            "expires": {"type": "string", "description": "YYYY-MM-DD; after it the suppression stops applying"},
+        },
+        "required": ["resource"],
+    },
+    "default": [],
+}
+
+
+def suppression_for(urn: str, config: Mapping[str, Any], today: dt.date) -> tuple[Mapping[str, Any] | None, str | None]:
+    """The suppression covering `urn`, or why the one that matches does not count."""
+    for entry in config.get("suppressions") or []:
+        if not fnmatch.fnmatchcase(urn, str(entry.get("resource", ""))):
+            continue
+        reason = str(entry.get("reason") or "").strip()
+        if not reason:
+            return None, "a suppression matches but has no reason, so it does not apply"
+        expires = entry.get("expires")
+        if expires:
+            try:
+                until = dt.date.fromisoformat(str(expires))
+            except ValueError:
+                return None, f"a suppression matches but its expiry {expires!r} is not a date"
+            if until < today:
+                return None, f"a suppression matched until {expires} and has expired"
+        return entry, None
+    return None, None
+
+
+def _report(
+    rule: Rule, report: ReportViolation, urn: str, finding: Finding, config: Mapping[str, Any], *, stack_level: bool
+) -> None:
+    suppression, problem = suppression_for(urn, config, dt.date.today())
+    if suppression is not None:
+        SUPPRESSED.append(
+            SuppressedFinding(rule.id, urn, finding, str(suppression["reason"]), suppression.get("expires"))
+        )
+        return
+    message = f"{finding}\nWhy: {rule.why}\nFix: {rule.fix}"
+    if problem:
+        message += f"\n(Not suppressed: {problem}.)"
+    # Stack policies must name the resource; for resource policies the engine knows it already.
+    report(message, urn if stack_level else None)
+
+
+def to_resource(
+    args: Any,
+    *,
+    parent: str = "",
+    dependencies: Sequence[str] = (),
+    property_dependencies: Mapping[str, Sequence[str]] | None = None,
+) -> Resource:
+    provider_props: Mapping[str, Any] = {}
+    if getattr(args, "provider", None) is not None:
+        provider_props = plain(args.provider.props)
+    opts = getattr(args, "opts", None)
+    return Resource(
+        type=args.resource_type,
+        name=args.name,
+        urn=args.urn,
+        props=plain(args.props),
+        protect=bool(getattr(opts, "protect", False)),
+        parent=parent or (getattr(opts, "parent", None) or ""),
+        provider=provider_props,
+        dependencies=tuple(dependencies),
+        property_dependencies={k: tuple(v) for k, v in (property_dependencies or {}).items()},
+    )
+
+
+def plain(value: Any) -> Any:
+    """The policy SDK's unknown-checking proxies as plain dicts and lists (reading an unknown raises,
+    which the SDK reports as "can't run during preview")."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        return [plain(v) for v in value]
+    return value
+
+
+def parse_json(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return None
+    return value
+
+
+def build(rule: Rule) -> ResourceValidationPolicy | StackValidationPolicy:
+    schema = PolicyConfigSchema(properties={"suppressions": SUPPRESSION_SCHEMA, **rule.config})
+    common: dict[str, Any] = {
+        "name": rule.id,
+        "description": rule.description,
+        "enforcement_level": rule.level,
+        "config_schema": schema,
+        "severity": rule.severity,
+        "remediation_steps": rule.fix,
+    }
+    if rule.anchors:
+        common["framework"] = PolicyComplianceFramework(name="anchors", reference=rule.anchors)
+    if rule.stack_check is not None:
+        stack_check = rule.stack_check
+
+        def validate_stack(args: StackValidationArgs, report: ReportViolation) -> None:
+            config = args.get_config()
+            stack = Stack(
+                [
+                    to_resource(
+                        r,
+                        parent=r.parent.urn if r.parent is not None else "",
+                        dependencies=[d.urn for d in r.dependencies],
+                        property_dependencies={k: [d.urn for d in v] for k, v in r.property_dependencies.items()},
+                    )
+                    for r in args.resources
+                ]
+            )
+            for urn, finding in stack_check(stack, config):
+                _report(rule, report, urn, finding, config, stack_level=True)
+
+        return StackValidationPolicy(validate=validate_stack, **common)
+
+    check = rule.check
+    assert check is not None, rule.id
+
+    def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+        if rule.types and args.resource_type not in rule.types:
+            return
+        config = args.get_config()
+        resource = to_resource(args)
+        for finding in check(resource, config):
+            _report(rule, report, args.urn, finding, config, stack_level=False)
+
+    return ResourceValidationPolicy(validate=validate, **common)
+
+
+def suppressed_findings_policy() -> StackValidationPolicy:
+    """Reports what was suppressed, with the reason: suppressions stay visible, never silent."""
+
+    def validate(args: StackValidationArgs, report: ReportViolation) -> None:
+        findings = list(SUPPRESSED)
+        SUPPRESSED.clear()
+        for finding in findings:
+            until = f" (until {finding.expires})" if finding.expires else ""
+            report(f"SUPPRESSED {finding.policy}: {finding.message}\nReason{until}: {finding.reason}", finding.urn)
+
+    return StackValidationPolicy(
+        name="suppressed-findings",
+        description="Violations suppressed by the stack's policy config, listed with their reasons.",
+        enforcement_level=EnforcementLevel.ADVISORY,
+        validate=validate,
+        severity=Severity.LOW,
+    )

@@ -1,0 +1,164 @@
+"""SQS, SNS, Lambda event sources, EventBridge targets and SES receiving."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from platform_policies.framework import Resource, Rule, Stack, parse_json
+from platform_policies.helpers import condition_keys, denies_insecure_transport, principals, statements
+
+QUEUE = "aws:sqs/queue:Queue"
+QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
+TOPIC = "aws:sns/topic:Topic"
+TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy"
+MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
+FUNCTION = "aws:lambda/function:Function"
+SCHEDULE = "aws:scheduler/schedule:Schedule"
+EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
+SES_TYPES = (
+    "aws:ses/receiptRule:ReceiptRule", "aws:ses/receiptRuleSet:ReceiptRuleSet",
+    "aws:ses/activeReceiptRuleSet:ActiveReceiptRuleSet", "aws:ses/domainIdentity:DomainIdentity",
+    "aws:ses/domainDkim:DomainDkim",
+)  # fmt: skip
+
+
+def _queue_encrypted(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
+    if not r.get("kmsMasterKeyId") and r.get("sqsManagedSseEnabled") is not True:
+        yield f"queue {r.get('name')} is not encrypted"
+
+
+def dead_letter_arns(stack: Stack) -> set[str]:
+    """Queues used as a dead-letter target by a queue, a schedule, an event target or a function."""
+    arns = set()
+    for queue in stack.of_type(QUEUE):
+        redrive = parse_json(queue.get("redrivePolicy")) or {}
+        if redrive.get("deadLetterTargetArn"):
+            arns.add(str(redrive["deadLetterTargetArn"]))
+    for schedule in stack.of_type(SCHEDULE):
+        arns.add(str(((schedule.get("target") or {}).get("deadLetterConfig") or {}).get("arn")))
+    for target in stack.of_type(EVENT_TARGET):
+        arns.add(str((target.get("deadLetterConfig") or {}).get("arn")))
+    for function in stack.of_type(FUNCTION):
+        arns.add(str((function.get("deadLetterConfig") or {}).get("targetArn")))
+    return arns
+
+
+def _has_dlq(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    dead_letters = dead_letter_arns(stack)
+    for queue in stack.of_type(QUEUE):
+        if any(arn.endswith(f":{queue.get('name')}") for arn in dead_letters):
+            continue  # a DLQ needs no DLQ
+        if not (parse_json(queue.get("redrivePolicy")) or {}).get("deadLetterTargetArn"):
+            yield queue.urn, f"queue {queue.get('name')} has no dead-letter queue"
+
+
+def _queue_tls(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    for queue in stack.of_type(QUEUE):
+        policies = [
+            p for p in stack.of_type(QUEUE_POLICY)
+            if queue.urn in p.property_dependencies.get("queueUrl", ())
+        ]  # fmt: skip
+        if not any(denies_insecure_transport(p.get("policy")) for p in policies):
+            yield queue.urn, f"queue {queue.get('name')} has no policy denying requests without TLS"
+
+
+def _resource_policy_scoped(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
+    for statement in statements(r.get("policy")):
+        if statement["Effect"] != "Allow":
+            continue
+        who = principals(statement)
+        if "*" in who and not statement.get("Condition"):
+            yield f"statement {statement.get('Sid', '?')} allows anyone"
+        services = [p for p in who if p.endswith(".amazonaws.com")]
+        if services and not condition_keys(statement) & {"aws:sourcearn", "aws:sourceaccount"}:
+            yield f"statement {statement.get('Sid', '?')} lets {services} in without aws:SourceArn or aws:SourceAccount"
+
+
+def _topic_encrypted(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
+    if not r.get("kmsMasterKeyId"):
+        yield f"topic {r.get('name')} is not encrypted with a KMS key"
+
+
+def _batch_item_failures(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
+    if ":sqs:" in str(r.get("eventSourceArn", "")) and "ReportBatchItemFailures" not in (
+        r.get("functionResponseTypes") or []
+    ):
+        yield "the SQS event source does not report batch item failures: one bad message retries the whole batch"
+
+
+def _visibility(stack: Stack, config: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    factor = int(config.get("factor", 6))
+    functions = {f.urn: f for f in stack.of_type(FUNCTION)}
+    queues = {q.urn: q for q in stack.of_type(QUEUE)}
+    for mapping in stack.of_type(MAPPING):
+        queue = next((queues[u] for u in mapping.property_dependencies.get("eventSourceArn", ()) if u in queues), None)
+        function = next(
+            (functions[u] for u in mapping.property_dependencies.get("functionName", ()) if u in functions), None
+        )
+        if queue is None or function is None:
+            continue
+        needed = factor * int(function.get("timeout") or 3) + int(mapping.get("maximumBatchingWindowInSeconds") or 0)
+        visibility = int(queue.get("visibilityTimeoutSeconds") or 30)
+        if visibility < needed:
+            yield (
+                queue.urn,
+                (
+                    f"queue {queue.get('name')}'s visibility timeout {visibility}s is below {factor} x the function timeout "
+                    f"plus the batching window ({needed}s)"
+                ),
+            )
+
+
+def _ses_region(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
+    from components.ses_regions import SES_RECEIVING_REGIONS
+
+    if r.region not in SES_RECEIVING_REGIONS:
+        yield f"SES resource in {r.region}, where SES does not receive mail"
+
+
+def _receipt_rule(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
+    if r.type != "aws:ses/receiptRule:ReceiptRule":
+        return
+    if r.get("tlsPolicy") != "Require":
+        yield f"receipt rule {r.get('name')} accepts mail without TLS"
+    if r.get("scanEnabled") is not True:
+        yield f"receipt rule {r.get('name')} does not scan for spam and viruses"
+
+
+RULES = [
+    Rule(id="sqs-encrypted", description="SQS queues are encrypted.", why="Messages carry mail and event data.",
+         fix="Set kms_master_key_id (or sqs_managed_sse_enabled).", anchors="FSBP SQS.1; cdk-nag AwsSolutions-SQS2",
+         types=(QUEUE,), check=_queue_encrypted),
+    Rule(id="sqs-dead-letter", description="Every queue that is not itself a dead-letter queue has one.",
+         why="A message that keeps failing must land somewhere visible, not loop or vanish.",
+         fix="Add a redrive_policy to a DLQ (maxReceiveCount 5).", anchors="cdk-nag AwsSolutions-SQS3",
+         stack_check=_has_dlq),
+    Rule(id="sqs-tls-only", description="Every queue's policy denies requests without TLS.",
+         why="Messages sent over plain HTTP can be read in transit.",
+         fix="Add a Deny on sqs:* with aws:SecureTransport=false to the queue policy.",
+         anchors="cdk-nag AwsSolutions-SQS4", stack_check=_queue_tls),
+    Rule(id="resource-policies-scoped", description="Queue and topic policies allow no one unconditionally, and "
+         "service principals only with aws:SourceArn or aws:SourceAccount.",
+         why="Otherwise any account's SES, SNS or EventBridge could write to our queue (confused deputy).",
+         fix="Add an ArnEquals aws:SourceArn (or StringEquals aws:SourceAccount) condition.",
+         anchors="FSBP SNS.4; checkov CKV_AWS_169", types=(QUEUE_POLICY, TOPIC_POLICY), check=_resource_policy_scoped),
+    Rule(id="sns-encrypted", description="SNS topics are encrypted with a KMS key.",
+         why="Topics carry mail notifications and failure events.", fix="Set kms_master_key_id to a customer-managed key.",
+         anchors="Security Hub SNS.1; checkov CKV_AWS_26", types=(TOPIC,), check=_topic_encrypted),
+    Rule(id="sqs-event-source-partial-failures", description="SQS event sources report batch item failures.",
+         why="Otherwise one bad message makes the whole batch retry, and duplicates multiply.",
+         fix="function_response_types=['ReportBatchItemFailures'] and return batchItemFailures.",
+         anchors="platform", types=(MAPPING,), check=_batch_item_failures),
+    Rule(id="sqs-visibility-covers-consumer", description="A queue's visibility timeout is at least 6 x its "
+         "consuming function's timeout plus the batching window.", why="Shorter, and messages still being "
+         "processed are delivered again.", fix="Raise the queue's visibility timeout (or lower the function's).",
+         anchors="AWS Lambda guidance (with-sqs)", stack_check=_visibility,
+         config={"factor": {"type": "integer", "default": 6}}),
+    Rule(id="ses-receiving-region", description="SES receiving resources are in a region where SES receives mail.",
+         why="Elsewhere the rule set exists but no mail ever arrives.", fix="Set platform:mail.region.",
+         anchors="platform", types=SES_TYPES, check=_ses_region),
+    Rule(id="ses-receipt-rule-safe", description="Receipt rules require TLS and scan for spam and viruses.",
+         why="Mail from banks and card networks must not be read in transit or arrive infected.",
+         fix="tls_policy='Require', scan_enabled=True.", anchors="platform", types=SES_TYPES, check=_receipt_rule),
+]  # fmt: skip

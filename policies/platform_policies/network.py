@@ -1,0 +1,152 @@
+"""VPC, subnets, security groups and the load balancer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from pulumi_policy import Severity
+
+from platform_policies.framework import Resource, Rule, Stack
+from platform_policies.helpers import as_list
+
+VPC = "aws:ec2/vpc:Vpc"
+FLOW_LOG = "aws:ec2/flowLog:FlowLog"
+SUBNET = "aws:ec2/subnet:Subnet"
+DEFAULT_SG = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
+SG = "aws:ec2/securityGroup:SecurityGroup"
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
+LB = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
+LISTENER = ("aws:lb/listener:Listener", "aws:alb/listener:Listener")
+WORLD = {"0.0.0.0/0", "::/0"}
+TLS_POLICIES = {
+    "ELBSecurityPolicy-TLS13-1-2-2021-06", "ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
+    "ELBSecurityPolicy-TLS13-1-3-2021-06", "ELBSecurityPolicy-TLS13-1-2-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04", "ELBSecurityPolicy-TLS13-1-2-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-3-PQ-2025-09", "ELBSecurityPolicy-TLS-1-2-Ext-2018-06",
+}  # fmt: skip
+
+
+def _flow_logs(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    for vpc in stack.of_type(VPC):
+        logged = [
+            f for f in stack.of_type(FLOW_LOG)
+            if vpc.urn in f.property_dependencies.get("vpcId", ()) and f.get("trafficType") == "ALL"
+        ]  # fmt: skip
+        if not logged:
+            yield vpc.urn, "the VPC has no flow log of ALL traffic"
+
+
+def _default_sg(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
+    if r.get("ingress") or r.get("egress"):
+        yield "the VPC's default security group allows traffic"
+
+
+def _subnet(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
+    if r.get("mapPublicIpOnLaunch") is True:
+        yield f"subnet {r.name} gives every interface a public IP"
+
+
+def _world_ingress(stack: Stack, config: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """0.0.0.0/0 in, only on the allowed ports, and only to groups attached to an internet-facing load balancer."""
+    allowed_ports = {int(p) for p in config.get("publicPorts", [80, 443])}
+    public_groups = {
+        urn
+        for lb in stack.of_type(*LB)
+        if lb.get("internal") is False
+        for urn in lb.property_dependencies.get("securityGroups", ())
+    }
+    for rule in stack.of_type(INGRESS, SG_RULE):
+        if rule.type == SG_RULE and rule.get("type") != "ingress":
+            continue
+        cidrs = {
+            rule.get("cidrIpv4"),
+            rule.get("cidrIpv6"),
+            *as_list(rule.get("cidrBlocks")),
+            *as_list(rule.get("ipv6CidrBlocks")),
+        }
+        if not cidrs & WORLD:
+            continue
+        target_groups = set(rule.property_dependencies.get("securityGroupId", ()))
+        ports = set(range(int(rule.get("fromPort") or 0), int(rule.get("toPort") or 65535) + 1))
+        if not target_groups & public_groups:
+            yield rule.urn, "ingress from anywhere to a group that is not an internet-facing load balancer's"
+        elif not ports <= allowed_ports:
+            yield (
+                rule.urn,
+                f"ingress from anywhere on ports {min(ports)}-{max(ports)}; allowed: {sorted(allowed_ports)}",
+            )
+    for security_group in stack.of_type(SG):
+        for inline in security_group.get("ingress") or []:
+            if set(as_list(inline.get("cidrBlocks"))) & WORLD:
+                yield security_group.urn, "inline ingress from anywhere"
+
+
+def _described(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
+    if not r.get("description"):
+        yield f"{r.name} has no description"
+
+
+def _load_balancer(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
+    if (r.get("accessLogs") or {}).get("enabled") is not True:
+        yield f"load balancer {r.get('name')} does not write access logs"
+    if r.get("loadBalancerType", "application") == "application" and r.get("dropInvalidHeaderFields") is not True:
+        yield f"load balancer {r.get('name')} forwards invalid HTTP headers"
+    if len(as_list(r.get("subnets")) or as_list(r.get("subnetMappings"))) < 2:
+        yield f"load balancer {r.get('name')} is not in at least two availability zones"
+
+
+def _lb_deletion(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
+    if r.get("enableDeletionProtection") is not True:
+        yield f"load balancer {r.get('name')} can be deleted (deletion protection off)"
+
+
+def _listener(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
+    protocol = r.get("protocol")
+    if protocol == "HTTP":
+        for action in r.get("defaultActions") or []:
+            if action.get("type") != "redirect" or (action.get("redirect") or {}).get("protocol") != "HTTPS":
+                yield "the HTTP listener does something other than redirect to HTTPS"
+    elif protocol == "HTTPS":
+        if r.get("sslPolicy") not in TLS_POLICIES:
+            yield f"the HTTPS listener uses {r.get('sslPolicy')!r}; use a TLS 1.2+ policy"
+        if not str(r.get("certificateArn", "")).startswith("arn:aws:acm:"):
+            yield "the HTTPS listener's certificate is not from ACM"
+
+
+RULES = [
+    Rule(id="vpc-flow-logs", description="Every VPC logs ALL traffic with a flow log.",
+         why="Flow logs are the record of who talked to what during an incident.",
+         fix="Add an aws.ec2.FlowLog with traffic_type ALL (the Network component does).",
+         anchors="cdk-nag AwsSolutions-VPC7; FSBP EC2.6", stack_check=_flow_logs),
+    Rule(id="vpc-default-sg-closed", description="The default security group allows nothing.",
+         why="Anything launched without a group would otherwise talk to everything in it.",
+         fix="Adopt it with aws.ec2.DefaultSecurityGroup and no rules.", anchors="FSBP EC2.2",
+         types=(DEFAULT_SG,), check=_default_sg),
+    Rule(id="subnet-no-public-ip", description="No subnet assigns public IPs automatically.",
+         why="A public IP by default exposes whatever is launched there.", fix="map_public_ip_on_launch=False.",
+         anchors="FSBP EC2.15", types=(SUBNET,), check=_subnet),
+    Rule(id="sg-no-world-ingress", description="Ingress from anywhere only on the public ports, only to an "
+         "internet-facing load balancer's security group.", why="Everything else is reached through the load "
+         "balancer or from inside the VPC.", fix="Reference a security group instead of a CIDR.",
+         anchors="cdk-nag AwsSolutions-EC23; FSBP EC2.18, EC2.19", stack_check=_world_ingress,
+         config={"publicPorts": {"type": "array", "items": {"type": "integer"}, "default": [80, 443]}}),
+    Rule(id="sg-described", description="Security groups and their rules say what they are for.",
+         why="A rule nobody can explain is a rule nobody dares remove.", fix="Give each a description.",
+         anchors="cdk-nag AwsSolutions-EC27; checkov CKV_AWS_23", severity=Severity.LOW,
+         types=(SG, INGRESS, EGRESS), check=_described),
+    Rule(id="elb-hardening", description="Load balancers write access logs, drop invalid headers and span two AZs.",
+         why="Logs are the record of every request; invalid headers enable request smuggling.",
+         fix="Use the Cluster component.", anchors="cdk-nag AwsSolutions-ELB2; FSBP ELB.4, ELB.5, ELB.13",
+         types=LB, check=_load_balancer),
+    Rule(id="elb-deletion-protection", description="Load balancers are deletion-protected.",
+         why="Deleting the load balancer takes every app offline and changes its DNS name.",
+         fix="enable_deletion_protection=True (the prd profile does).", anchors="FSBP ELB.6", types=LB,
+         check=_lb_deletion),
+    Rule(id="elb-tls", description="HTTP listeners only redirect to HTTPS; HTTPS listeners use an ACM certificate "
+         "and a TLS 1.2+ policy.", why="Card data must never cross the internet in plain text or with weak TLS.",
+         fix="Use the Cluster component's listeners.", anchors="FSBP ELB.1; checkov CKV_AWS_103, CKV2_AWS_20",
+         types=LISTENER, check=_listener),
+]  # fmt: skip
