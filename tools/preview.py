@@ -1,15 +1,19 @@
 """Offline preview: `python -m tools.preview --stack stg [--json]` (also `make preview STACK=stg`).
 
 Runs the real program with the stack's config on Pulumi's mock runtime, prints the resources as a
-tree of components with counts per type, and writes `build/<stack>.json`.
+tree of components with counts per type, writes `build/<stack>.json`, then evaluates the policy pack
+(`policies/`, with `policies/config/<stack>.json`) through the Analyzer interface and prints the
+violations by enforcement level (and writes `build/<stack>.policy.json`).
 
-Exit codes: 0 preview done; 1 the program failed (a config error, an unmocked invoke, a bug: the
-message is printed without a traceback; `--debug` shows it); 2 bad usage (unknown stack).
+Exit codes: 0 preview done, no unsuppressed mandatory violation; 1 the program failed (a config
+error, an unmocked invoke, a bug: the message is printed without a traceback; `--debug` shows it);
+2 bad usage (unknown stack); 3 the policy pack reported a mandatory violation.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import traceback
 from collections import Counter
@@ -22,10 +26,11 @@ from rich.tree import Tree
 
 from components.config import ConfigError
 from tools.offline import PROJECT_DIR, run_stack, with_declared_secrets
+from tools.policy_eval import PolicyReport, evaluate
 from tools.snapshot import build_snapshot, dumps
 from tools.stack_config import StackFileError, load_stack_config
 
-EXIT_OK, EXIT_PROGRAM_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_PROGRAM_FAILED, EXIT_USAGE, EXIT_POLICY = 0, 1, 2, 3
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-dir", type=Path, default=PROJECT_DIR / "build", help="where <stack>.json goes")
     parser.add_argument("--project-dir", type=Path, default=PROJECT_DIR)
     parser.add_argument("--debug", action="store_true", help="show the traceback when the program fails")
+    parser.add_argument("--no-policy", action="store_true", help="skip the policy pack")
     args = parser.parse_args(argv)
     err = Console(stderr=True, highlight=False)
 
@@ -63,14 +69,54 @@ def main(argv: list[str] | None = None) -> int:
     text = dumps(snapshot)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / f"{args.stack}.json").write_text(text)
+    report = None if args.no_policy else evaluate(run)
+    if report is not None:
+        (args.out_dir / f"{args.stack}.policy.json").write_text(
+            json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n"
+        )
     if args.json:
-        sys.stdout.write(text)
+        sys.stdout.write(
+            json.dumps({"snapshot": snapshot, "policy": report.to_json() if report else None}, indent=2, sort_keys=True)
+            + "\n"
+        )
     else:
         out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
         out.print(render_tree(snapshot))
         out.print(render_counts(snapshot))
         out.print(f"snapshot: {args.out_dir / f'{args.stack}.json'}")
+        if report is not None:
+            render_policy(out, report)
+    if report is not None and report.mandatory:
+        return EXIT_POLICY
     return EXIT_OK
+
+
+def render_policy(out: Console, report: PolicyReport) -> None:
+    """Violations by level, each with its resource, rule, message and fix; suppressions with reasons."""
+    out.print(
+        f"\n[bold]policy pack {report.pack}[/] ({report.policies} policies): "
+        f"{len(report.mandatory)} mandatory, {len(report.advisory)} advisory, {len(report.suppressed)} suppressed"
+    )
+    for title, violations, style in (("mandatory", report.mandatory, "red"), ("advisory", report.advisory, "yellow")):
+        if not violations:
+            continue
+        out.print(f"[{style}]{title}[/]")
+        for violation in violations:
+            resource = violation.urn.rsplit("::", 1)[-1] or "(stack)"
+            detail = "\n      ".join(violation.message.splitlines()[1:] or [violation.message])
+            out.print(f"  [{style}]{violation.policy}[/] {resource}\n      {detail}", markup=True)
+    groups: dict[tuple[str, str], list[str]] = {}
+    for violation in report.suppressed:
+        lines = violation.message.splitlines()
+        marker = next((line for line in lines if line.startswith("SUPPRESSED ")), lines[0])
+        rule = marker.removeprefix("SUPPRESSED ").split(":", 1)[0]
+        groups.setdefault((rule, lines[-1]), []).append(violation.urn.rsplit("::", 1)[-1])
+    if groups:
+        out.print("[dim]suppressed (by the stack's policy config)[/]")
+    for (rule, reason), resources in sorted(groups.items()):
+        out.print(
+            f"  [dim]{rule}[/]: {len(resources)} finding(s) on {', '.join(sorted(set(resources)))}\n      {reason}"
+        )
 
 
 def render_tree(snapshot: dict[str, Any]) -> Tree:

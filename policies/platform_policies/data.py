@@ -46,7 +46,7 @@ def _private(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
 def _backups(r: Resource, config: Mapping[str, Any]) -> Iterator[str]:
     minimum = int(config.get("minimumRetentionDays", 7))
     if int(r.get("backupRetentionPeriod") or 0) < minimum:
-        yield f"{r.get('identifier')} keeps automated backups {r.get('backupRetentionPeriod') or 0} days; at least {minimum}"
+        yield f"{r.get('identifier')} keeps automated backups {int(r.get('backupRetentionPeriod') or 0)} days; at least {minimum}"
 
 
 def _deletion_protection(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:

@@ -134,7 +134,7 @@ def _retention(r: Resource, config: Mapping[str, Any]) -> Iterator[str]:
     if not days:
         yield f"log group {r.get('name')} keeps logs forever (no retention)"
     elif int(days) < minimum:
-        yield f"log group {r.get('name')} keeps logs {days} days; at least {minimum}"
+        yield f"log group {r.get('name')} keeps logs {int(days)} days; at least {minimum}"
 
 
 RULES = [

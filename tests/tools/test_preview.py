@@ -40,7 +40,10 @@ def test_snapshot_is_byte_identical_across_hash_seeds(tmp_path: Path) -> None:
     assert second.returncode == 0, second.stderr
     assert first.stdout == second.stdout
     assert (tmp_path / "one" / "prd.json").read_bytes() == (tmp_path / "two" / "prd.json").read_bytes()
-    assert json.loads(first.stdout)["stack"] == "prd"
+    output = json.loads(first.stdout)
+    assert output["snapshot"]["stack"] == "prd"
+    assert output["policy"]["mandatory"] == []
+    assert len(output["policy"]["suppressed"]) > 0
 
 
 def test_tree_output_and_snapshot_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -118,3 +121,11 @@ def test_secure_values_stay_secret_and_never_reach_the_snapshot(tmp_path: Path) 
     snapshot = json.loads(text)
     assert snapshot["outputs"]["token"] == SECRET_MARKER
     assert snapshot["resources"][0]["inputs"]["value"] == SECRET_MARKER
+
+
+def test_readme_lists_the_rules_of_the_pack() -> None:
+    from tools import policy_docs
+
+    assert policy_docs.updated(policy_docs.README.read_text()) == policy_docs.README.read_text(), (
+        "README.md's rule table is stale: run `python -m tools.policy_docs`"
+    )

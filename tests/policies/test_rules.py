@@ -1,0 +1,237 @@
+"""Every rule of the pack, through the real Analyzer interface, with a compliant and a non-compliant case.
+
+Cases start from real resources of the staging (or production) run and break one thing, so a rule
+that stops matching the platform's resources, or stops catching the mistake, fails here.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from platform_policies import RULES
+
+from tests.conftest import stack_run
+from tools.mock_runtime import RecordedResource
+from tools.policy_eval import PolicyPackServer, Violation
+
+Resources = list[RecordedResource]
+Change = Callable[[Resources], None]
+
+
+@dataclass(frozen=True)
+class Case:
+    rule: str
+    names: tuple[str, ...]
+    bad: Change
+    good: Change | None = None
+    stack: str = "stg"
+    config: dict[str, Any] = field(default_factory=dict)
+    label: str = ""
+
+
+def pick(stack: str, names: tuple[str, ...]) -> Resources:
+    """Copies of the named resources of a stack run, with the providers they use."""
+    run = stack_run(stack)
+    chosen = [copy.deepcopy(run.named(name)) for name in names]
+    provider_urns = {r.provider.rsplit("::", 1)[0] for r in chosen if r.provider}
+    providers = [copy.deepcopy(r) for r in run.resources if r.urn in provider_urns]
+    return providers + chosen
+
+
+def named(resources: Resources, name: str) -> RecordedResource:
+    return next(r for r in resources if r.name == name)
+
+
+def set_input(name: str, key: str, value: Any) -> Change:
+    def change(resources: Resources) -> None:
+        named(resources, name).inputs[key] = value
+
+    return change
+
+
+def drop_input(name: str, key: str) -> Change:
+    def change(resources: Resources) -> None:
+        named(resources, name).inputs.pop(key, None)
+
+    return change
+
+
+def drop(name: str) -> Change:
+    def change(resources: Resources) -> None:
+        resources.remove(named(resources, name))
+
+    return change
+
+
+def edit_json(name: str, key: str, edit: Callable[[Any], None]) -> Change:
+    def change(resources: Resources) -> None:
+        resource = named(resources, name)
+        document = json.loads(resource.inputs[key])
+        edit(document)
+        resource.inputs[key] = json.dumps(document)
+
+    return change
+
+
+def protect(name: str, value: bool) -> Change:
+    def change(resources: Resources) -> None:
+        named(resources, name).protect = value
+
+    return change
+
+
+def each_container(edit: Callable[[dict[str, Any]], None]) -> Callable[[Any], None]:
+    def apply(containers: list[dict[str, Any]]) -> None:
+        for container in containers:
+            edit(container)
+
+    return apply
+
+
+def github_role(subject: str, *, name: str = "deploy-prd", operator: str = "StringEquals") -> Change:
+    def change(resources: Resources) -> None:
+        role = named(resources, "api-task-role")
+        conditions: dict[str, dict[str, str]] = {
+            "StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}
+        }
+        conditions.setdefault(operator, {})["token.actions.githubusercontent.com:sub"] = subject
+        role.name = name
+        role.inputs["name"] = f"platform-prd-{name}"
+        role.inputs["assumeRolePolicy"] = json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "sts:AssumeRoleWithWebIdentity",
+                        "Principal": {"Federated": "arn:aws:iam::1:oidc-provider/token.actions.githubusercontent.com"},
+                        "Condition": conditions,
+                    }
+                ],
+            }
+        )
+
+    return change
+
+
+ALB, BUCKET = "cluster-alb", "mail-bucket"
+CASES = [
+    Case("s3-public-access-block", (BUCKET, "mail-bucket-public-access"), drop("mail-bucket-public-access")),
+    Case("s3-public-access-block", (BUCKET, "mail-bucket-public-access"), set_input("mail-bucket-public-access", "blockPublicPolicy", False), label="flag-off"),
+    Case("s3-tls-only", (BUCKET, "mail-bucket-policy"), drop("mail-bucket-policy")),
+    Case("s3-encryption", (BUCKET, "mail-bucket-encryption"), drop("mail-bucket-encryption")),
+    Case("s3-encryption", ("cluster-alb-logs", "cluster-alb-logs-encryption", ALB), drop(ALB), label="sse-s3-only-for-log-targets"),
+    Case("s3-versioning", (BUCKET, "mail-bucket-versioning"), drop("mail-bucket-versioning")),
+    Case("s3-acls-disabled", (BUCKET, "mail-bucket-ownership"), drop("mail-bucket-ownership")),
+    Case("s3-lifecycle", (BUCKET, "mail-bucket-lifecycle"), drop("mail-bucket-lifecycle")),
+    Case("s3-access-logging", (BUCKET, "mail-bucket-logging", "mail-access-logs"), drop("mail-bucket-logging")),
+    Case("s3-policy-not-public", ("cluster-alb-logs-policy",), edit_json("cluster-alb-logs-policy", "policy", lambda d: d["Statement"].append({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}))),
+    Case("rds-storage-encrypted", ("app-instance",), set_input("app-instance", "storageEncrypted", False)),
+    Case("rds-not-public", ("app-instance",), set_input("app-instance", "publiclyAccessible", True)),
+    Case("rds-backups", ("app-instance",), set_input("app-instance", "backupRetentionPeriod", 0)),
+    Case("rds-deletion-protection", ("card-instance",), set_input("card-instance", "deletionProtection", False), stack="prd"),
+    Case("rds-multi-az", ("card-instance",), set_input("card-instance", "multiAz", False), stack="prd"),
+    Case("rds-hardening", ("app-instance",), set_input("app-instance", "iamDatabaseAuthenticationEnabled", False)),
+    Case("rds-hardening", ("app-instance",), set_input("app-instance", "caCertIdentifier", "rds-ca-2019"), label="old-ca"),
+    Case("rds-managed-credentials", ("app-instance",), set_input("app-instance", "username", "postgres")),
+    Case("rds-non-default-port", ("app-instance",), set_input("app-instance", "port", 5432), good=set_input("app-instance", "port", 6432)),
+    Case("rds-force-ssl", ("app-instance", "app-params"), set_input("app-params", "parameters", [{"name": "log_connections", "value": "1"}])),
+    Case("postgres-provider-tls", ("app-pg-role-api",), set_input("app-pg-provider", "sslmode", "disable")),
+    Case("postgres-provider-tls", ("app-pg-role-api",), set_input("app-pg-provider", "superuser", "true"), label="superuser"),
+    Case("postgres-role-least-privilege", ("app-pg-role-api",), set_input("app-pg-role-api", "createRole", True)),
+    Case("postgres-grants-scoped", ("app-pg-api-connect",), set_input("app-pg-api-connect", "privileges", ["ALL"])),
+    Case("dynamodb-recovery-and-encryption", ("mail-table",), set_input("mail-table", "pointInTimeRecovery", {"enabled": False})),
+    Case("dynamodb-deletion-protection", ("mail-table",), set_input("mail-table", "deletionProtectionEnabled", False), stack="prd"),
+    Case("ecs-cluster-observable", ("cluster-cluster",), set_input("cluster-cluster", "settings", [{"name": "containerInsights", "value": "disabled"}])),
+    Case("ecs-task-hardening", ("api-task",), edit_json("api-task", "containerDefinitions", each_container(lambda c: c.update(privileged=True)))),
+    Case("ecs-task-hardening", ("api-task",), lambda rs: named(rs, "api-task").inputs.update(taskRoleArn=named(rs, "api-task").inputs["executionRoleArn"]), label="one-role"),
+    Case("no-plain-secrets", ("api-task",), edit_json("api-task", "containerDefinitions", lambda cs: cs[0]["environment"].append({"name": "DB_PASSWORD", "value": "x"}))),
+    Case("no-plain-secrets", ("mail-dispatcher-function",), lambda rs: named(rs, "mail-dispatcher-function").inputs["environment"]["variables"].update(API_TOKEN="x"), label="lambda"),
+    Case("ecs-readonly-root", ("api-task",), lambda rs: None, good=edit_json("api-task", "containerDefinitions", each_container(lambda c: c.update(readonlyRootFilesystem=True)))),
+    Case("ecs-images-pinned", ("api-task",), edit_json("api-task", "containerDefinitions", lambda cs: cs[1].update(image="public.ecr.aws/datadog/agent:latest"))),
+    Case("ecs-service-private", ("api-service",), lambda rs: named(rs, "api-service").inputs["networkConfiguration"].update(assignPublicIp=True)),
+    Case("ecs-deployment-rollback", ("api-service",), set_input("api-service", "deploymentCircuitBreaker", {"enable": True, "rollback": False})),
+    Case("ecr-repository", ("api-repository",), set_input("api-repository", "imageTagMutability", "MUTABLE")),
+    Case("ecr-lifecycle", ("api-repository", "api-repository-lifecycle"), drop("api-repository-lifecycle")),
+    Case("lambda-function", ("mail-dispatcher-function",), set_input("mail-dispatcher-function", "runtime", "python3.9")),
+    Case("lambda-permission-scoped", ("mail-status-invoke",), drop_input("mail-status-invoke", "sourceArn")),
+    Case("step-functions-observable", ("settlement-state-machine",), set_input("settlement-state-machine", "tracingConfiguration", {"enabled": False})),
+    Case("step-functions-observable", ("settlement-state-machine",), edit_json("settlement-state-machine", "definition", lambda d: d["States"]["Run ECS Task"].pop("Catch")), label="no-catch"),
+    Case("schedules-valid", ("settlement-schedule",), set_input("settlement-schedule", "scheduleExpression", "cron(0 5 * * * *)")),
+    Case("schedules-valid", ("settlement-schedule",), lambda rs: named(rs, "settlement-schedule").inputs["target"].pop("deadLetterConfig"), label="no-dlq"),
+    Case("vpc-flow-logs", ("network-vpc", "network-flow-log"), drop("network-flow-log")),
+    Case("vpc-default-sg-closed", ("network-default-sg",), set_input("network-default-sg", "ingress", [{"protocol": "-1", "fromPort": 0, "toPort": 0, "self": True}])),
+    Case("subnet-no-public-ip", ("network-subnet-public-ap-northeast-1a",), set_input("network-subnet-public-ap-northeast-1a", "mapPublicIpOnLaunch", True)),
+    Case("sg-no-world-ingress", (ALB, "cluster-alb-sg", "cluster-alb-from-internet-443"), lambda rs: named(rs, "cluster-alb-from-internet-443").inputs.update(fromPort=22, toPort=22)),
+    Case("sg-no-world-ingress", ("api-sg", "cluster-alb-from-internet-443"), lambda rs: named(rs, "cluster-alb-from-internet-443").property_dependencies.update(securityGroupId=[named(rs, "api-sg").urn]), good=lambda rs: rs.remove(named(rs, "cluster-alb-from-internet-443")), label="not-the-load-balancer"),
+    Case("sg-described", ("network-endpoints-sg",), set_input("network-endpoints-sg", "description", "")),
+    Case("elb-hardening", (ALB,), set_input(ALB, "dropInvalidHeaderFields", False)),
+    Case("elb-deletion-protection", (ALB,), set_input(ALB, "enableDeletionProtection", False), stack="prd"),
+    Case("elb-tls", ("cluster-http-redirect",), set_input("cluster-http-redirect", "defaultActions", [{"type": "forward", "targetGroupArn": "x"}])),
+    Case("elb-tls", ("cluster-https",), set_input("cluster-https", "sslPolicy", "ELBSecurityPolicy-2016-08"), label="old-tls"),
+    Case("sqs-encrypted", ("mail-queue",), drop_input("mail-queue", "kmsMasterKeyId")),
+    Case("sqs-dead-letter", ("mail-queue", "mail-dlq"), drop_input("mail-queue", "redrivePolicy")),
+    Case("sqs-tls-only", ("mail-queue", "mail-queue-policy"), drop("mail-queue-policy")),
+    Case("resource-policies-scoped", ("mail-queue-policy",), edit_json("mail-queue-policy", "policy", lambda d: d["Statement"][0].pop("Condition"))),
+    Case("sns-encrypted", ("mail-topic",), drop_input("mail-topic", "kmsMasterKeyId")),
+    Case("sqs-event-source-partial-failures", ("mail-dispatcher-source",), set_input("mail-dispatcher-source", "functionResponseTypes", [])),
+    Case("sqs-visibility-covers-consumer", ("mail-queue", "mail-dispatcher-function", "mail-dispatcher-source"), set_input("mail-queue", "visibilityTimeoutSeconds", 60)),
+    Case("ses-receiving-region", ("mail-rule-store",), set_input("mail-rule-store", "region", "ap-northeast-3")),
+    Case("ses-receipt-rule-safe", ("mail-rule-store",), set_input("mail-rule-store", "tlsPolicy", "Optional")),
+    Case("iam-least-privilege", ("api-execution-policy",), edit_json("api-execution-policy", "policy", lambda d: d["Statement"].append({"Effect": "Allow", "Action": "s3:*", "Resource": "*"}))),
+    Case("iam-least-privilege", ("api-execution-policy",), edit_json("api-execution-policy", "policy", lambda d: d["Statement"].append({"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"})), label="write-everywhere"),
+    Case("iam-passrole-scoped", ("settlement-state-machine-policy",), edit_json("settlement-state-machine-policy", "policy", lambda d: [s.update(Resource="*") for s in d["Statement"] if s["Sid"] == "PassTaskRoles"])),
+    Case("iam-trust-scoped", ("api-task-role",), edit_json("api-task-role", "assumeRolePolicy", lambda d: d["Statement"][0].pop("Condition"))),
+    Case("iam-trust-scoped", ("api-task-role",), github_role("repo:acme-payments/platform:ref:refs/heads/main"), good=github_role("repo:acme-payments/platform:environment:prd"), label="deploy-prd-from-a-branch"),
+    Case("iam-trust-scoped", ("api-task-role",), github_role("repo:acme-payments/*", operator="StringLike", name="preview"), good=github_role("repo:acme-payments/platform:pull_request", name="preview"), label="wildcard-subject"),
+    Case("iam-no-broad-managed-policies", ("app-monitoring-policy",), set_input("app-monitoring-policy", "policyArn", "arn:aws:iam::aws:policy/AdministratorAccess")),
+    Case("kms-key-hygiene", ("app-key",), set_input("app-key", "enableKeyRotation", False)),
+    Case("secrets-customer-key", ("app-pg-api-secret",), drop_input("app-pg-api-secret", "kmsKeyId")),
+    Case("log-retention", ("network-flow-logs",), drop_input("network-flow-logs", "retentionInDays")),
+    Case("required-tags", ("network-vpc",), set_input("platform-aws", "defaultTags", json.dumps({"tags": {"Env": "stg"}}))),
+    Case("stateful-protected", ("app-key",), protect("app-key", False), good=protect("app-key", True)),
+    Case("monitor-routing", ("monitoring-database.app.cpu",), lambda rs: named(rs, "monitoring-database.app.cpu").inputs.update(message="no link")),
+    Case("monitor-routing", ("monitoring-database.app.cpu",), lambda rs: named(rs, "monitoring-database.app.cpu").inputs.update(message=named(rs, "monitoring-database.app.cpu").inputs["message"] + " @pagerduty-platform-stg-api"), label="staging-pages"),
+    Case("monitor-routing", ("monitoring-database.app.cpu",), lambda rs: named(rs, "monitoring-database.app.cpu").inputs.update(message=named(rs, "monitoring-database.app.cpu").inputs["message"].replace("@pagerduty-", "@nobody-")), stack="prd", config={"monitor-routing": {"requirePagerDuty": True}}, label="production-does-not-page"),
+    Case("monitor-coverage", ("api-service", "monitoring-app.api.cpu"), drop("monitoring-app.api.cpu")),
+    Case("pagerduty-service-escalates", ("oncall-service-api",), drop_input("oncall-service-api", "escalationPolicy"), stack="prd"),
+]  # fmt: skip
+
+
+def violations(pack: PolicyPackServer, resources: Resources, config: dict[str, Any]) -> list[Violation]:
+    pack.configure({"all": "mandatory", **config}, stack="test")
+    return pack.analyze(resources)
+
+
+def _id(case: Case) -> str:
+    return f"{case.rule}-{case.label}" if case.label else case.rule
+
+
+@pytest.mark.parametrize("case", CASES, ids=_id)
+def test_rule_accepts_the_compliant_and_catches_the_non_compliant(pack: PolicyPackServer, case: Case) -> None:
+    good = pick(case.stack, case.names)
+    if case.good is not None:
+        case.good(good)
+    bad = copy.deepcopy(good) if case.good is None else pick(case.stack, case.names)
+    case.bad(bad)
+    assert case.rule not in {v.policy for v in violations(pack, good, case.config)}, "flagged a compliant case"
+    found = [v for v in violations(pack, bad, case.config) if v.policy == case.rule]
+    assert found, "missed the non-compliant case"
+    assert all("Why: " in v.message and "Fix: " in v.message for v in found)
+
+
+def test_every_rule_has_a_case() -> None:
+    assert {rule.id for rule in RULES} == {case.rule for case in CASES}
+
+
+def test_rules_state_why_and_how_to_fix() -> None:
+    for rule in RULES:
+        assert rule.description.endswith(".")
+        assert len(rule.why) > 20
+        assert len(rule.fix) > 10
+        assert rule.anchors

@@ -1,0 +1,70 @@
+"""The README's table of policy rules, generated from the pack so that it cannot drift.
+
+`python -m tools.policy_docs` rewrites the section between the markers; `--check` exits 1 if the
+README is stale (a test runs the check).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+README = PROJECT_DIR / "README.md"
+START, END = "<!-- policy-rules:start -->", "<!-- policy-rules:end -->"
+
+
+def _level(config: dict[str, object], policy: str, default: str) -> str:
+    setting = config.get(policy, config.get("all", default))
+    if isinstance(setting, dict):
+        setting = setting.get("enforcementLevel", config.get("all", default))
+    return str(setting)
+
+
+def render() -> str:
+    sys.path[:0] = [str(PROJECT_DIR / "policies")]
+    from platform_policies import RULES
+
+    from tools.policy_eval import load_policy_config
+
+    configs = {stack: load_policy_config(stack) for stack in ("stg", "prd")}
+    lines = [
+        "| rule | stg | prd | requires | anchors |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for rule in sorted(RULES, key=lambda r: r.id):
+        levels = [_level(configs[stack], rule.id, rule.level.value) for stack in ("stg", "prd")]
+        suppressed = [
+            stack
+            for stack in ("stg", "prd")
+            if isinstance(configs[stack].get(rule.id), dict) and configs[stack][rule.id].get("suppressions")
+        ]
+        note = f" (suppressions: {', '.join(suppressed)})" if suppressed else ""
+        lines.append(f"| `{rule.id}` | {levels[0]} | {levels[1]} | {rule.description}{note} | {rule.anchors} |")
+    return "\n".join(lines)
+
+
+def updated(text: str) -> str:
+    head, _, rest = text.partition(START)
+    _, _, tail = rest.partition(END)
+    return f"{head}{START}\n{render()}\n{END}{tail}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args()
+    text = README.read_text()
+    if START not in text:
+        print(f"README.md has no {START} marker", file=sys.stderr)
+        return 1
+    new = updated(text)
+    if args.check:
+        return 0 if new == text else 1
+    README.write_text(new)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
