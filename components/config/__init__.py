@@ -110,7 +110,7 @@ def _parse_area(
     try:
         return _ADAPTERS[area].validate_python(data, context={"profile": profile})
     except ValidationError as error:
-        issues.extend(_issues_from_pydantic(key, AREA_MODELS[area], error))
+        issues.extend(issues_from_pydantic(key, AREA_MODELS[area], error))
         return None
 
 
@@ -140,7 +140,7 @@ def _check_account_and_stack(values: Mapping[str, str], general: GeneralConfig, 
     return issues
 
 
-def _issues_from_pydantic(prefix: str, model: Any, error: ValidationError) -> list[ConfigIssue]:
+def issues_from_pydantic(prefix: str, model: Any, error: ValidationError) -> list[ConfigIssue]:
     issues = []
     for detail in error.errors():
         loc = tuple(str(part) for part in detail["loc"] if part != "[key]")

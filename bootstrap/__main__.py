@@ -1,0 +1,25 @@
+"""Bootstrap of one account (stack `stg` in the staging account, `prd` in production).
+
+Creates what the platform stack needs before its first `pulumi up`: the S3 bucket holding Pulumi
+state (versioned, KMS-encrypted, private, TLS-only), the KMS key of the stack's `awskms://` secrets
+provider (only the deploy role and SREs may decrypt in prd; staging adds preview and developers), and
+the GitHub OIDC provider and roles (components/access.py). Its own state is local to the SRE who
+applies it and is committed nowhere; see README "Bootstrapping an account".
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import pulumi  # noqa: E402
+from pulumi.runtime import config as runtime_config  # noqa: E402
+
+from components.bootstrap import Bootstrap, load_bootstrap_config  # noqa: E402
+
+settings = load_bootstrap_config(runtime_config.CONFIG.get(), stack=pulumi.get_stack())
+bootstrap = Bootstrap("bootstrap", settings)
+pulumi.export("stateBucket", bootstrap.state_bucket_name)
+pulumi.export("backendUrl", bootstrap.backend_url)
+pulumi.export("secretsProvider", bootstrap.secrets_provider)
+pulumi.export("roles", {key: role.arn for key, role in bootstrap.access.roles.items()})

@@ -1,0 +1,208 @@
+"""Who may act on an account: GitHub Actions through OIDC, and people from the identity account.
+
+Applied by the bootstrap project (once per account, by an SRE), not by the platform program: the
+platform's state and secrets key must exist, with these roles in their policies, before the first
+`pulumi up` of the platform. Every trust policy pins the audience and an exact subject
+(`StringEquals`, never wildcards); sessions last at most an hour.
+
+- `preview` (staging account only): trusted by the repository's `pull_request` subject; reads
+  everything, writes nothing; reads the state and decrypts the stack's secrets to run a real preview.
+- `deploy-<env>`: trusted only by the GitHub environment `<env>` (prd: approved by SREs, from main).
+- `sre` (both accounts) and `developer` (staging only): people, from the identity account's SSO roles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.iam import Statement, policy_document, statement, static_policy_document
+from components.tags import component_tags
+
+GITHUB_OIDC = "token.actions.githubusercontent.com"
+AUDIENCE = "sts.amazonaws.com"
+SESSION_SECONDS = 3600
+READ_ONLY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+ADMINISTRATOR = "arn:aws:iam::aws:policy/AdministratorAccess"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccessArgs:
+    environment: str
+    """`stg` or `prd`: the account this is applied to."""
+    account_id: str
+    repository: str
+    """`org/repo` on GitHub."""
+    identity_account_id: str
+    sre_principals: Sequence[str]
+    """Role ARNs in the identity account (SSO permission sets) whose sessions may become `sre`."""
+    developer_principals: Sequence[str] = ()
+    state_bucket_arn: pulumi.Input[str]
+    state_key_arn: pulumi.Input[str]
+    secrets_key_arn: pulumi.Input[str]
+
+
+def github_subject(repository: str, *, environment: str | None = None, pull_request: bool = False) -> str:
+    """The `sub` claim GitHub puts in the OIDC token for a job (an environment takes precedence)."""
+    if environment is not None:
+        return f"repo:{repository}:environment:{environment}"
+    if pull_request:
+        return f"repo:{repository}:pull_request"
+    raise ValueError("give an environment or pull_request=True")
+
+
+def github_trust(provider_arn: str, subject: str) -> str:
+    """Trust for exactly one GitHub subject of one repository, for the STS audience."""
+    return static_policy_document(
+        statement(
+            "GitHubActionsOidc",
+            ["sts:AssumeRoleWithWebIdentity"],
+            principals={"Federated": provider_arn},
+            conditions={"StringEquals": {f"{GITHUB_OIDC}:aud": AUDIENCE, f"{GITHUB_OIDC}:sub": subject}},
+        )
+    )
+
+
+def people_trust(principals: Sequence[str]) -> str:
+    """Trust for the named IAM Identity Center roles of the identity account.
+
+    MFA is enforced by Identity Center at sign-in; `aws:MultiFactorAuthPresent` is not in the context
+    of a role session assuming another role, so conditioning on it would lock everyone out.
+    """
+    return static_policy_document(
+        statement("PeopleFromIdentityAccount", ["sts:AssumeRole", "sts:TagSession"], principals={"AWS": sorted(principals)})
+    )
+
+
+class Access(pulumi.ComponentResource):
+    """Outputs: `oidc_provider_arn`, `roles` (name -> Role)."""
+
+    def __init__(self, name: str, args: AccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("platform:access:Access", name, None, opts)
+        self._name = name
+        self._args = args
+        self.tags = component_tags(service="platform", component="access")
+        self.oidc_provider = aws.iam.OpenIdConnectProvider(
+            f"{name}-github",
+            url=f"https://{GITHUB_OIDC}",
+            client_id_lists=[AUDIENCE],
+            tags=self.tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        provider_arn = f"arn:aws:iam::{args.account_id}:oidc-provider/{GITHUB_OIDC}"
+        env = args.environment
+        self.roles: dict[str, aws.iam.Role] = {}
+        state = self._state_statements()
+
+        if env == "stg":
+            preview = self._role(
+                "preview", github_trust(provider_arn, github_subject(args.repository, pull_request=True))
+            )
+            self._attach(preview, "preview", READ_ONLY)
+            self._inline(
+                preview,
+                "preview",
+                *state,
+                # The program reads the RDS-managed master secrets (user management needs them).
+                statement(
+                    "ReadDatabaseMasterSecrets",
+                    ["secretsmanager:GetSecretValue"],
+                    [f"arn:aws:secretsmanager:*:{args.account_id}:secret:rds!*"],
+                ),
+            )
+        deploy = self._role(
+            f"deploy-{env}", github_trust(provider_arn, github_subject(args.repository, environment=env))
+        )
+        self._attach(deploy, f"deploy-{env}", ADMINISTRATOR)
+        self._inline(deploy, f"deploy-{env}-guardrails", *guardrails(args.account_id))
+
+        sre = self._role("sre", people_trust(args.sre_principals))
+        self._attach(sre, "sre", ADMINISTRATOR)
+        if env == "stg" and args.developer_principals:
+            developer = self._role("developer", people_trust(args.developer_principals))
+            self._attach(developer, "developer", READ_ONLY)
+            self._inline(
+                developer,
+                "developer",
+                *state,
+                statement(
+                    "ExecIntoStagingTasks",
+                    ["ecs:ExecuteCommand", "ssm:StartSession"],
+                    [f"arn:aws:ecs:*:{args.account_id}:task/*", f"arn:aws:ecs:*:{args.account_id}:cluster/*"],
+                ),
+            )
+        self.oidc_provider_arn = self.oidc_provider.arn
+        self.register_outputs({"roles": {key: role.arn for key, role in self.roles.items()}})
+
+    def _role(self, key: str, trust: str) -> aws.iam.Role:
+        role = aws.iam.Role(
+            f"{self._name}-{key}",
+            name=f"platform-{self._args.environment}-{key}",
+            assume_role_policy=trust,
+            max_session_duration=SESSION_SECONDS,
+            tags=self.tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.roles[key] = role
+        return role
+
+    def _attach(self, role: aws.iam.Role, key: str, policy_arn: str) -> None:
+        aws.iam.RolePolicyAttachment(
+            f"{self._name}-{key}-managed",
+            role=role.name,
+            policy_arn=policy_arn,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _inline(self, role: aws.iam.Role, key: str, *statements: Statement) -> None:
+        aws.iam.RolePolicy(
+            f"{self._name}-{key}-inline",
+            role=role.id,
+            policy=policy_document(*statements),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _state_statements(self) -> list[Statement]:
+        """Read the Pulumi state and decrypt this stack's secrets: what a preview needs."""
+        bucket = self._args.state_bucket_arn
+        return [
+            statement("ListState", ["s3:ListBucket"], [bucket]),
+            statement("ReadState", ["s3:GetObject"], [pulumi.Output.concat(bucket, "/*")]),
+            statement("DecryptState", ["kms:Decrypt"], [self._args.state_key_arn]),
+            statement("DecryptStackSecrets", ["kms:Decrypt", "kms:DescribeKey"], [self._args.secrets_key_arn]),
+        ]
+
+
+def guardrails(account_id: str) -> list[Statement]:
+    """What even the deploy roles may not do: long-lived credentials, account and organisation changes,
+    or touching the OIDC trust they themselves depend on."""
+    return [
+        statement(
+            "NoLongLivedCredentials",
+            ["iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:CreateUser", "iam:UpdateLoginProfile"],
+            ["*"],
+            effect="Deny",
+        ),
+        statement("NoAccountOrOrganizationChanges", ["account:*", "organizations:*"], ["*"], effect="Deny"),
+        statement(
+            "NoChangesToCiTrust",
+            [
+                "iam:DeleteOpenIDConnectProvider",
+                "iam:UpdateOpenIDConnectProviderThumbprint",
+                "iam:UpdateAssumeRolePolicy",
+                "iam:DeleteRole",
+                "iam:PutRolePolicy",
+                "iam:AttachRolePolicy",
+            ],
+            [
+                f"arn:aws:iam::{account_id}:oidc-provider/{GITHUB_OIDC}",
+                f"arn:aws:iam::{account_id}:role/platform-*-deploy-*",
+                f"arn:aws:iam::{account_id}:role/platform-*-preview",
+                f"arn:aws:iam::{account_id}:role/platform-*-sre",
+            ],
+            effect="Deny",
+        ),
+    ]

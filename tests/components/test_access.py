@@ -1,0 +1,175 @@
+"""Access and bootstrap on the mock runtime: who can assume which role, and who can decrypt prd secrets."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+import pytest
+
+from components.access import github_subject
+from components.bootstrap import KEY_USE, load_bootstrap_config
+from components.config import ConfigError
+from tools.mock_runtime import ProgramRun, run_program
+from tools.mocks import PlatformMocks
+from tools.offline import PROJECT_DIR
+from tools.stack_config import load_stack_config
+
+BOOTSTRAP = PROJECT_DIR / "bootstrap"
+REPO = "acme-payments/platform"
+ACCOUNTS = {"stg": "210987654321", "prd": "123456789012"}
+
+
+@cache
+def bootstrap(stack: str) -> ProgramRun:
+    config = load_stack_config(BOOTSTRAP, stack)
+    mocks = PlatformMocks(account_id=ACCOUNTS[stack], default_region="ap-northeast-1")
+    return run_program(
+        BOOTSTRAP,
+        project=config.project,
+        stack=stack,
+        config=config.values,
+        secret_keys=config.secret_keys,
+        mocks=mocks,
+    )
+
+
+def trust(run: ProgramRun, role: str) -> dict[str, Any]:
+    (statement,) = json.loads(run.named(f"bootstrap-access-{role}").inputs["assumeRolePolicy"])["Statement"]
+    assert isinstance(statement, dict)
+    return statement
+
+
+def subjects_allowed(statement: dict[str, Any]) -> set[str]:
+    """Subjects the trust accepts: only exact StringEquals values count (no wildcard operator is used)."""
+    conditions = statement["Condition"]
+    assert set(conditions) == {"StringEquals"}, "GitHub trusts use StringEquals only"
+    assert conditions["StringEquals"]["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
+    sub = conditions["StringEquals"]["token.actions.githubusercontent.com:sub"]
+    return {sub} if isinstance(sub, str) else set(sub)
+
+
+def test_roles_per_account() -> None:
+    assert {r.inputs["name"] for r in bootstrap("stg").of_type("aws:iam/role:Role")} == {
+        "platform-stg-preview", "platform-stg-deploy-stg", "platform-stg-sre", "platform-stg-developer",
+    }  # fmt: skip
+    assert {r.inputs["name"] for r in bootstrap("prd").of_type("aws:iam/role:Role")} == {
+        "platform-prd-deploy-prd", "platform-prd-sre",
+    }  # fmt: skip
+
+
+def test_prd_deploy_role_trusts_only_the_prd_environment() -> None:
+    allowed = subjects_allowed(trust(bootstrap("prd"), "deploy-prd"))
+    assert allowed == {github_subject(REPO, environment="prd")}
+    for attempt in (
+        f"repo:{REPO}:pull_request",
+        f"repo:{REPO}:ref:refs/heads/main",
+        f"repo:{REPO}:ref:refs/heads/feature",
+        f"repo:{REPO}:environment:stg",
+        "repo:someone-else/platform:environment:prd",
+    ):
+        assert attempt not in allowed
+
+
+def test_stg_deploy_role_trusts_only_the_stg_environment() -> None:
+    assert subjects_allowed(trust(bootstrap("stg"), "deploy-stg")) == {f"repo:{REPO}:environment:stg"}
+
+
+def test_preview_role_trusts_pull_requests_and_cannot_write() -> None:
+    run = bootstrap("stg")
+    assert subjects_allowed(trust(run, "preview")) == {f"repo:{REPO}:pull_request"}
+    attached = [
+        r.inputs["policyArn"]
+        for r in run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        if r.name == "bootstrap-access-preview-managed"
+    ]
+    assert attached == ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
+    inline = json.loads(run.named("bootstrap-access-preview-inline").inputs["policy"])
+    actions = {a for s in inline["Statement"] for a in s["Action"]}
+    assert actions == {
+        "s3:ListBucket",
+        "s3:GetObject",
+        "kms:Decrypt",
+        "kms:DescribeKey",
+        "secretsmanager:GetSecretValue",
+    }
+    assert not any(a.split(":")[1].startswith(("Put", "Delete", "Create", "Update", "Encrypt")) for a in actions)
+    assert "bootstrap-access-preview" not in {r.name for r in bootstrap("prd").resources}
+
+
+def test_oidc_provider_and_session_length() -> None:
+    run = bootstrap("prd")
+    provider = run.named("bootstrap-access-github").inputs
+    assert provider["url"] == "https://token.actions.githubusercontent.com"
+    assert provider["clientIdLists"] == ["sts.amazonaws.com"]
+    for role in run.of_type("aws:iam/role:Role"):
+        assert role.inputs["maxSessionDuration"] <= 3600
+
+
+def test_people_come_from_the_identity_accounts_sso_roles() -> None:
+    statement = trust(bootstrap("prd"), "sre")
+    principals = statement["Principal"]["AWS"]
+    assert all(p.startswith("arn:aws:iam::400000000001:role/") for p in principals)
+    assert statement["Action"] == ["sts:AssumeRole", "sts:TagSession"]
+
+
+def test_deploy_roles_have_guardrails() -> None:
+    policy = json.loads(bootstrap("prd").named("bootstrap-access-deploy-prd-guardrails-inline").inputs["policy"])
+    denies = {s["Sid"]: s for s in policy["Statement"]}
+    assert all(s["Effect"] == "Deny" for s in denies.values())
+    assert "iam:CreateAccessKey" in denies["NoLongLivedCredentials"]["Action"]
+    assert "iam:UpdateAssumeRolePolicy" in denies["NoChangesToCiTrust"]["Action"]
+
+
+def test_only_deploy_prd_and_sre_can_decrypt_prd_secrets() -> None:
+    run = bootstrap("prd")
+    key = run.named("bootstrap-secrets-key")
+    assert key.protect is True
+    statements = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
+    users = statements["NamedRolesUseTheKey"]
+    assert sorted(users["Principal"]["AWS"]) == [
+        "arn:aws:iam::123456789012:role/platform-prd-deploy-prd",
+        "arn:aws:iam::123456789012:role/platform-prd-sre",
+    ]
+    assert users["Action"] == sorted(KEY_USE)
+    administration = statements["AccountAdministersButCannotDecrypt"]
+    assert administration["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
+    assert not {"kms:Decrypt", "kms:Encrypt"} & set(administration["Action"])
+    assert not any(a in {"kms:*", "*"} for a in administration["Action"])
+    assert run.named("bootstrap-secrets-alias").inputs["name"] == "alias/pulumi-prd"
+
+
+def test_stg_secrets_are_readable_by_preview_and_developers() -> None:
+    users = {
+        s["Sid"]: s for s in json.loads(bootstrap("stg").named("bootstrap-secrets-key").inputs["policy"])["Statement"]
+    }
+    assert sorted(users["NamedRolesUseTheKey"]["Principal"]["AWS"]) == sorted(
+        f"arn:aws:iam::210987654321:role/platform-stg-{r}" for r in ("deploy-stg", "developer", "preview", "sre")
+    )
+
+
+def test_state_bucket_is_versioned_encrypted_private_and_tls_only() -> None:
+    run = bootstrap("prd")
+    bucket = run.named("bootstrap-state")
+    assert bucket.protect is True
+    assert bucket.inputs["bucket"] == "platform-prd-pulumi-state-123456789012"
+    assert run.named("bootstrap-state-versioning").inputs["versioningConfiguration"] == {"status": "Enabled"}
+    sse = run.named("bootstrap-state-encryption").inputs["rules"][0]["applyServerSideEncryptionByDefault"]
+    assert sse["sseAlgorithm"] == "aws:kms"
+    assert run.named("bootstrap-state-public-access").inputs["restrictPublicBuckets"] is True
+    statements = json.loads(run.named("bootstrap-state-policy").inputs["policy"])["Statement"]
+    assert [s["Sid"] for s in statements] == ["DenyInsecureTransport"]
+    assert run.outputs["backendUrl"] == "s3://platform-prd-pulumi-state-123456789012"
+    assert run.outputs["secretsProvider"] == "awskms://alias/pulumi-prd?region=ap-northeast-1"
+
+
+def test_bootstrap_config_errors_name_the_key() -> None:
+    values = dict(load_stack_config(BOOTSTRAP, "prd").values)
+    settings = json.loads(values["platform-bootstrap:settings"])
+    settings["accountId"] = "12"
+    values["platform-bootstrap:settings"] = json.dumps(settings)
+    with pytest.raises(ConfigError, match=r"platform-bootstrap:settings\.accountId"):
+        load_bootstrap_config(values, stack="prd")
+    with pytest.raises(ConfigError, match="is 'prd' but the stack is 'stg'"):
+        load_bootstrap_config(load_stack_config(BOOTSTRAP, "prd").values, stack="stg")
