@@ -12,10 +12,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import pulumi  # noqa: E402
-from pulumi.runtime import config as runtime_config  # noqa: E402
+import pulumi
+from pulumi.runtime import config as runtime_config
 
-from components.bootstrap import Bootstrap, load_bootstrap_config  # noqa: E402
+from components.bootstrap import Bootstrap, load_bootstrap_config
 
 settings = load_bootstrap_config(runtime_config.CONFIG.get(), stack=pulumi.get_stack())
 bootstrap = Bootstrap("bootstrap", settings)

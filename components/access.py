@@ -73,7 +73,9 @@ def people_trust(principals: Sequence[str]) -> str:
     of a role session assuming another role, so conditioning on it would lock everyone out.
     """
     return static_policy_document(
-        statement("PeopleFromIdentityAccount", ["sts:AssumeRole", "sts:TagSession"], principals={"AWS": sorted(principals)})
+        statement(
+            "PeopleFromIdentityAccount", ["sts:AssumeRole", "sts:TagSession"], principals={"AWS": sorted(principals)}
+        )
     )
 
 
