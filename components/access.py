@@ -8,6 +8,7 @@ platform's state and secrets key must exist, with these roles in their policies,
 - `preview` (staging account only): trusted by the repository's `pull_request` subject; reads
   everything, writes nothing; reads the state and decrypts the stack's secrets to run a real preview.
 - `deploy-<env>`: trusted only by the GitHub environment `<env>` (prd: approved by SREs, from main).
+- `drift`: read-only with state access, trusted only by the environment `<env>-drift` (nightly refresh).
 - `sre` (both accounts) and `developer` (staging only): people, from the identity account's SSO roles.
 """
 
@@ -115,6 +116,11 @@ class Access(pulumi.ComponentResource):
                     [f"arn:aws:secretsmanager:*:{args.account_id}:secret:rds!*"],
                 ),
             )
+        # The nightly drift check: read-only, from the GitHub environment `<env>-drift` (main only, no reviewers).
+        drift_subject = github_subject(args.repository, environment=f"{env}-drift")
+        drift = self._role("drift", github_trust(provider_arn, drift_subject))
+        self._attach(drift, "drift", READ_ONLY)
+        self._inline(drift, "drift", *state)
         deploy = self._role(
             f"deploy-{env}", github_trust(provider_arn, github_subject(args.repository, environment=env))
         )

@@ -63,8 +63,10 @@ class Preview:
     errors: list[str] = field(default_factory=list)
 
 
-def marker(stack: str) -> str:
-    return f"<!-- platform-preview:{stack} -->"
+def marker(stack: str, source: str) -> str:
+    """Identifies the comment of one stack and one source, so each push updates the same comment."""
+    kind = "offline" if source.startswith("offline") else "engine"
+    return f"<!-- platform-preview:{stack}:{kind} -->"
 
 
 def from_preview_json(text: str, stack: str) -> Preview:
@@ -115,7 +117,7 @@ def _sorted(changes: list[Change]) -> list[Change]:
 def render(preview: Preview, policy: dict[str, Any] | None = None) -> str:
     counts = {op: sum(1 for c in preview.changes if c.op == op) for op in OPS}
     head = [
-        marker(preview.stack),
+        marker(preview.stack, preview.source),
         f"### Pulumi preview of `{preview.stack}` ({preview.source})",
         "",
         "| " + " | ".join(OPS) + " | unchanged |",
@@ -207,7 +209,7 @@ def render_failure(stack: str, source: str, log: str) -> str:
     text = "\n".join(lines).replace("```", "'''")[-(BUDGET // 2) :]
     return "\n".join(
         [
-            marker(stack),
+            marker(stack, source),
             f"### Pulumi preview of `{stack}` ({source})",
             "",
             ":x: **The preview failed**, so nothing about this change is known yet. The end of its output:",

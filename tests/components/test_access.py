@@ -53,9 +53,10 @@ def subjects_allowed(statement: dict[str, Any]) -> set[str]:
 def test_roles_per_account() -> None:
     assert {r.inputs["name"] for r in bootstrap("stg").of_type("aws:iam/role:Role")} == {
         "platform-stg-preview", "platform-stg-deploy-stg", "platform-stg-sre", "platform-stg-developer",
+        "platform-stg-drift",
     }  # fmt: skip
     assert {r.inputs["name"] for r in bootstrap("prd").of_type("aws:iam/role:Role")} == {
-        "platform-prd-deploy-prd", "platform-prd-sre",
+        "platform-prd-deploy-prd", "platform-prd-sre", "platform-prd-drift",
     }  # fmt: skip
 
 
@@ -122,7 +123,7 @@ def test_deploy_roles_have_guardrails() -> None:
     assert "iam:UpdateAssumeRolePolicy" in denies["NoChangesToCiTrust"]["Action"]
 
 
-def test_only_deploy_prd_and_sre_can_decrypt_prd_secrets() -> None:
+def test_only_deploy_prd_sre_and_drift_can_decrypt_prd_secrets() -> None:
     run = bootstrap("prd")
     key = run.named("bootstrap-secrets-key")
     assert key.protect is True
@@ -130,8 +131,11 @@ def test_only_deploy_prd_and_sre_can_decrypt_prd_secrets() -> None:
     users = statements["NamedRolesUseTheKey"]
     assert sorted(users["Principal"]["AWS"]) == [
         "arn:aws:iam::123456789012:role/platform-prd-deploy-prd",
+        "arn:aws:iam::123456789012:role/platform-prd-drift",
         "arn:aws:iam::123456789012:role/platform-prd-sre",
     ]
+    # drift reads prd secrets to refresh, but cannot change anything: read-only policies only
+    assert subjects_allowed(trust(run, "drift")) == {f"repo:{REPO}:environment:prd-drift"}
     assert users["Action"] == sorted(KEY_USE)
     administration = statements["AccountAdministersButCannotDecrypt"]
     assert administration["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
@@ -145,7 +149,7 @@ def test_stg_secrets_are_readable_by_preview_and_developers() -> None:
         s["Sid"]: s for s in json.loads(bootstrap("stg").named("bootstrap-secrets-key").inputs["policy"])["Statement"]
     }
     assert sorted(users["NamedRolesUseTheKey"]["Principal"]["AWS"]) == sorted(
-        f"arn:aws:iam::210987654321:role/platform-stg-{r}" for r in ("deploy-stg", "developer", "preview", "sre")
+        f"arn:aws:iam::210987654321:role/platform-stg-{r}" for r in ("deploy-stg", "developer", "drift", "preview", "sre")
     )
 
 

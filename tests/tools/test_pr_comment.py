@@ -35,7 +35,8 @@ def test_create_only() -> None:
     assert [c.op for c in preview.changes] == ["create"] * 3
     assert preview.same == 447
     text = render(preview)
-    assert text.startswith(marker("stg"))
+    assert text.startswith(marker("stg", "pulumi preview"))
+    assert text.startswith("<!-- platform-preview:stg:engine -->")
     assert "CAUTION" not in text
     golden("create_only.md", text)
 
@@ -62,8 +63,8 @@ def test_policy_violations_with_rule_and_fix() -> None:
 
 
 def test_failed_preview_still_gets_a_comment() -> None:
-    text = render_failure("stg", "pulumi preview", (FIXTURES / "preview_failed.log").read_text())
-    assert text.startswith(marker("stg"))
+    text = render_failure("stg", "offline preview", (FIXTURES / "preview_failed.log").read_text())
+    assert text.startswith("<!-- platform-preview:stg:offline -->")
     assert ":x: **The preview failed**" in text
     assert "platform:apps.services.api.memory: memory=3000 does not fit cpu=1024" in text
     golden("failed.md", text)
@@ -132,3 +133,34 @@ def test_cli_needs_an_input(argv: list[str]) -> None:
 
     with pytest.raises(SystemExit):
         pr_comment.main(argv)
+
+
+class FakeGitHub:
+    """The issue-comments API of one pull request, in memory."""
+
+    def __init__(self, existing: list[str]) -> None:
+        self.comments = [{"id": i + 1, "body": body} for i, body in enumerate(existing)]
+        self.calls: list[tuple[str, str]] = []
+
+    def __call__(self, method: str, path: str, body: dict[str, object] | None) -> object:
+        self.calls.append((method, path))
+        if method == "GET":
+            page = int(path.rsplit("page=", 1)[1])
+            return self.comments[(page - 1) * 100 : page * 100]
+        if method == "PATCH":
+            comment_id = int(path.rsplit("/", 1)[1])
+            next(c for c in self.comments if c["id"] == comment_id)["body"] = str(body and body["body"])
+            return {}
+        self.comments.append({"id": len(self.comments) + 1, "body": str(body and body["body"])})
+        return {}
+
+
+def test_sticky_comment_is_updated_even_past_the_first_page() -> None:
+    from tools.github_comment import upsert
+
+    fake = FakeGitHub([f"chatter {i}" for i in range(150)] + ["<!-- platform-preview:stg:offline -->\nold"])
+    assert upsert(fake, "org/repo", 7, "<!-- platform-preview:stg:offline -->\nnew") == "updated"
+    assert fake.comments[-1]["body"].endswith("new")
+    assert len(fake.comments) == 151
+    assert upsert(fake, "org/repo", 7, "<!-- platform-preview:prd:offline -->\nfirst") == "created"
+    assert len(fake.comments) == 152
