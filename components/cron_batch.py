@@ -17,13 +17,12 @@ import pulumi_aws as aws
 from components.alerts import AlertSpec
 from components.cluster import Cluster
 from components.config.batches import BatchConfig
-from components.containers import DatadogTags, container_definitions_json, task_containers
+from components.containers import DatadogTags
 from components.context import StackContext
-from components.ecs_app import ContainerSecret, ImageRef
+from components.fargate_task import ContainerSecret, FargateTask, FargateTaskSpec, ImageRef
 from components.iam import policy_document, service_trust_policy, statement
 from components.state_machines import run_task_definition
 from components.tags import component_tags
-from components.task_roles import allow_egress, execution_role, task_role, task_security_group
 
 MANAGED_RULE = "rule/StepFunctionsGetEventsForECSTaskRule"
 LOG_DELIVERY_ACTIONS = [
@@ -68,65 +67,33 @@ class CronBatch(pulumi.ComponentResource):
         image, secrets = args.spec.image, args.spec.secrets
         self.physical_name = ctx.physical_name(name)
         self.tags = component_tags(service="batch", component=f"batch-{name}")
-        self.log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
-            name=f"/platform/{ctx.environment}/batch/{name}",
-            retention_in_days=ctx.profile.log_retention_days,
-            tags=self.tags,
-            opts=self._child(),
-        )
-        self.execution_role = execution_role(
-            name,
-            ctx=ctx,
-            repository_arn=image.repository_arn,
-            log_group_arn=self.log_group.arn,
-            secrets=[s.ref for s in secrets.values()] + [args.cluster.datadog_secret],
-            tags=self.tags,
-            parent=self,
-        )
-        self.task_role = task_role(
-            name,
-            ctx=ctx,
-            exec_key_arn=args.cluster.exec_key_arn,
-            exec_log_group_arn=args.cluster.exec_log_group_arn,
-            tags=self.tags,
-            parent=self,
-        )
-        self.security_group = task_security_group(
-            name,
-            vpc_id=args.vpc_id,
-            description=f"{self.physical_name} batch tasks: no inbound",
-            tags={**self.tags, "Name": self.physical_name},
-            parent=self,
-        )
         self.task_definition_family = self.physical_name
-        self.task_definition = aws.ecs.TaskDefinition(
-            f"{name}-task",
-            family=self.task_definition_family,
-            cpu=str(settings.cpu),
-            memory=str(settings.memory),
-            network_mode="awsvpc",
-            requires_compatibilities=["FARGATE"],
-            runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
-                operating_system_family="LINUX", cpu_architecture=settings.architecture
+        self.task = FargateTask(
+            name,
+            FargateTaskSpec(
+                context=ctx,
+                family=self.task_definition_family,
+                log_group_name=f"/platform/{ctx.environment}/batch/{name}",
+                cpu=settings.cpu,
+                memory=settings.memory,
+                architecture=settings.architecture,
+                image=image,
+                telemetry=DatadogTags(env=ctx.environment, service=name, version=args.spec.version, team=args.team),
+                cluster=args.cluster,
+                vpc_id=args.vpc_id,
+                security_group_description=f"{self.physical_name} batch tasks: no inbound",
+                tags=self.tags,
+                environment=settings.environment,
+                secrets=secrets,
+                command=settings.command,
             ),
-            execution_role_arn=self.execution_role.arn,
-            task_role_arn=self.task_role.arn,
-            container_definitions=container_definitions_json(
-                task_containers(
-                    image=image.uri,
-                    tags=DatadogTags(env=ctx.environment, service=name, version=args.spec.version, team=args.team),
-                    datadog=args.cluster.datadog,
-                    environment=settings.environment,
-                    secrets={env: secret.value_from for env, secret in secrets.items()},
-                    log_group=self.log_group.name,
-                    region=ctx.region,
-                    command=settings.command,
-                )
-            ),
-            tags=self.tags,
-            opts=self._child(),
+            parent=self,
         )
+        self.log_group = self.task.log_group
+        self.execution_role = self.task.execution_role
+        self.task_role = self.task.task_role
+        self.security_group = self.task.security_group
+        self.task_definition = self.task.task_definition
         self.state_machine = self._state_machine(args)
         self.schedule = self._schedule(args)
 
@@ -286,10 +253,7 @@ class CronBatch(pulumi.ComponentResource):
 
     def allow_to(self, target: str, security_group_id: pulumi.Input[str], port: int) -> None:
         """Let this batch's tasks open connections to `target` (a database) on `port`."""
-        allow_egress(
-            self._name, target, security_group_id=self.security_group.id, to_group_id=security_group_id, port=port,
-            parent=self,
-        )  # fmt: skip
+        self.task.allow_to(target, security_group_id, port)
 
     def alerts(self) -> list[AlertSpec]:
         arn = self._context.arn("states", f"stateMachine:{self.physical_name}")

@@ -17,27 +17,11 @@ import pulumi_aws as aws
 from components.alerts import AlertSpec
 from components.cluster import Cluster
 from components.config.apps import AppConfig
-from components.containers import DatadogTags, container_definitions_json, task_containers
+from components.containers import DatadogTags
 from components.context import StackContext
-from components.secrets import SecretRef
+from components.fargate_task import ContainerSecret, FargateTask, FargateTaskSpec, ImageRef
 from components.tags import component_tags
-from components.task_roles import allow_egress, execution_role, task_role, task_security_group
-
-
-@dataclass(frozen=True)
-class ImageRef:
-    """An image to run and the repository it is pulled from (for the execution role)."""
-
-    uri: pulumi.Input[str]
-    repository_arn: pulumi.Input[str]
-
-
-@dataclass(frozen=True)
-class ContainerSecret:
-    """A container secret: its `valueFrom` and the secret (with key) that IAM must allow."""
-
-    value_from: pulumi.Input[str]
-    ref: SecretRef
+from components.task_roles import allow_egress
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,59 +54,35 @@ class EcsApp(pulumi.ComponentResource):
             uri=self.repository.repository_url.apply(lambda url: f"{url}:{settings.image.tag}"),
             repository_arn=self.repository.arn,
         )
-        self.log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
-            name=f"/platform/{ctx.environment}/ecs/{name}",
-            retention_in_days=ctx.profile.log_retention_days,
-            tags=self.tags,
-            opts=self._child(),
-        )
-        self.execution_role = execution_role(
+        self.task = FargateTask(
             name,
-            ctx=ctx,
-            repository_arn=image.repository_arn,
-            log_group_arn=self.log_group.arn,
-            secrets=[s.ref for s in args.secrets.values()] + [args.cluster.datadog_secret],
-            tags=self.tags,
+            FargateTaskSpec(
+                context=ctx,
+                family=self.physical_name,
+                log_group_name=f"/platform/{ctx.environment}/ecs/{name}",
+                cpu=settings.cpu,
+                memory=settings.memory,
+                architecture=settings.architecture,
+                image=image,
+                telemetry=self.datadog_tags(args.team),
+                cluster=args.cluster,
+                vpc_id=args.vpc_id,
+                security_group_description=f"{self.physical_name} tasks"
+                + (f": port {settings.port} from the load balancer only" if settings.routing else ": no inbound"),
+                tags=self.tags,
+                environment=settings.environment,
+                secrets=args.secrets,
+                port=settings.port,
+                command=settings.command,
+            ),
             parent=self,
         )
-        self.task_role = task_role(
-            name,
-            ctx=ctx,
-            exec_key_arn=args.cluster.exec_key_arn,
-            exec_log_group_arn=args.cluster.exec_log_group_arn,
-            tags=self.tags,
-            parent=self,
-        )
-        self.security_group = self._security_group(args)
-        self.task_definition = aws.ecs.TaskDefinition(
-            f"{name}-task",
-            family=self.physical_name,
-            cpu=str(settings.cpu),
-            memory=str(settings.memory),
-            network_mode="awsvpc",
-            requires_compatibilities=["FARGATE"],
-            runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
-                operating_system_family="LINUX", cpu_architecture=settings.architecture
-            ),
-            execution_role_arn=self.execution_role.arn,
-            task_role_arn=self.task_role.arn,
-            container_definitions=container_definitions_json(
-                task_containers(
-                    image=image.uri,
-                    tags=self.datadog_tags(args.team),
-                    datadog=args.cluster.datadog,
-                    environment=settings.environment,
-                    secrets={env: secret.value_from for env, secret in args.secrets.items()},
-                    log_group=self.log_group.name,
-                    region=ctx.region,
-                    port=settings.port,
-                    command=settings.command,
-                )
-            ),
-            tags=self.tags,
-            opts=self._child(),
-        )
+        self.log_group = self.task.log_group
+        self.execution_role = self.task.execution_role
+        self.task_role = self.task.task_role
+        self.security_group = self.task.security_group
+        self.task_definition = self.task.task_definition
+        self._admit_load_balancer()
         self.target_group: aws.lb.TargetGroup | None = None
         listener_rule = None
         if settings.routing is not None:
@@ -199,39 +159,29 @@ class EcsApp(pulumi.ComponentResource):
         )
         return repository
 
-    def _security_group(self, args: EcsAppArgs) -> aws.ec2.SecurityGroup:
+    def _admit_load_balancer(self) -> None:
+        """Web apps: the container port from the load balancer, and the load balancer out to it."""
         settings, name = self._settings, self._name
-        group = task_security_group(
-            name,
-            vpc_id=args.vpc_id,
-            description=f"{self.physical_name} tasks"
-            + (f": port {settings.port} from the load balancer only" if settings.routing else ": no inbound"),
-            tags={**self.tags, "Name": self.physical_name},
-            parent=self,
+        if settings.routing is None or settings.port is None:
+            return
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-from-alb",
+            security_group_id=self.security_group.id,
+            referenced_security_group_id=self._cluster.alb_security_group_id,
+            ip_protocol="tcp",
+            from_port=settings.port,
+            to_port=settings.port,
+            description="The public load balancer",
+            opts=self._child(),
         )
-        if settings.routing is not None and settings.port is not None:
-            aws.vpc.SecurityGroupIngressRule(
-                f"{name}-from-alb",
-                security_group_id=group.id,
-                referenced_security_group_id=self._cluster.alb_security_group_id,
-                ip_protocol="tcp",
-                from_port=settings.port,
-                to_port=settings.port,
-                description="The public load balancer",
-                opts=self._child(),
-            )
-            allow_egress(
-                f"{name}-alb", "app", security_group_id=self._cluster.alb_security_group_id,
-                to_group_id=group.id, port=settings.port, parent=self,
-            )  # fmt: skip
-        return group
+        allow_egress(
+            f"{name}-alb", "app", security_group_id=self._cluster.alb_security_group_id,
+            to_group_id=self.security_group.id, port=settings.port, parent=self,
+        )  # fmt: skip
 
     def allow_to(self, target: str, security_group_id: pulumi.Input[str], port: int) -> None:
         """Let this app's tasks open connections to `target` (a database) on `port`."""
-        allow_egress(
-            self._name, target, security_group_id=self.security_group.id, to_group_id=security_group_id, port=port,
-            parent=self,
-        )  # fmt: skip
+        self.task.allow_to(target, security_group_id, port)
 
     def _routing(self, args: EcsAppArgs) -> tuple[aws.lb.TargetGroup, aws.lb.ListenerRule]:
         settings, name = self._settings, self._name

@@ -22,7 +22,7 @@ from components.buckets import PrivateBucket, PrivateBucketArgs, tls_only_statem
 from components.cluster import Cluster
 from components.config.mail import MailConfig
 from components.context import StackContext
-from components.ecs_app import ContainerSecret, ImageRef
+from components.fargate_task import ContainerSecret, ImageRef
 from components.iam import key_policy, policy_document, statement
 from components.lambda_function import PythonFunction, PythonFunctionArgs
 from components.mail_processor import MailProcessor, MailProcessorArgs

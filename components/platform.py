@@ -22,7 +22,8 @@ from components.config.checks import MAIL_CLIENT
 from components.context import StackContext
 from components.cron_batch import BatchSpec, CronBatch
 from components.database import Database, DatabaseArgs
-from components.ecs_app import ContainerSecret, EcsApp, EcsAppArgs, ImageRef
+from components.ecs_app import EcsApp, EcsAppArgs
+from components.fargate_task import ContainerSecret, ImageRef
 from components.mail import MailPipeline, MailPipelineArgs
 from components.network import Network, NetworkArgs
 from components.oncall import OnCall, OnCallArgs
