@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from components.config import ConfigError, load_platform_config
 from tools.mock_runtime import ProgramRun
 from tools.offline import PROJECT_DIR, run_stack
 from tools.stack_config import StackConfig, load_stack_config
@@ -54,6 +55,17 @@ def with_area(values: dict[str, str], key: str, change: Callable[[dict[str, Any]
     area = json.loads(values[key])
     change(area)
     return {**values, key: json.dumps(area)}
+
+
+def assert_rejected(
+    values: dict[str, str], key: str, change: Callable[[dict[str, Any]], None], expected: str, *, stack: str
+) -> ConfigError:
+    """Loading `values` with the area at `key` broken by `change` fails with an issue starting `expected`."""
+
+    with pytest.raises(ConfigError) as raised:
+        load_platform_config(with_area(values, key, change), stack=stack)
+    assert any(str(issue).startswith(expected) for issue in raised.value.issues), str(raised.value)
+    return raised.value
 
 
 def policy_of(resource_inputs: dict[str, Any], key: str = "policy") -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from components.config import ConfigError, load_platform_config
-from tests.conftest import with_area
+from tests.conftest import assert_rejected, with_area
 from tools.mock_runtime import RecordedResource, run_program
 from tools.mocks import PlatformMocks
 
@@ -144,11 +144,8 @@ MALFORMED = [
 def test_malformed_config_is_rejected_with_its_key_path(
     stack_values: Values, key: str, change: Callable[[dict[str, Any]], None], expected: str
 ) -> None:
-    values = with_area(stack_values("stg"), key, change)
-    with pytest.raises(ConfigError) as raised:
-        load_platform_config(values, stack="stg")
-    assert any(str(issue).startswith(expected) for issue in raised.value.issues), str(raised.value)
-    assert expected.split(":", maxsplit=1)[0] + ":" in str(raised.value)
+    error = assert_rejected(stack_values("stg"), key, change, expected, stack="stg")
+    assert expected.split(":", maxsplit=1)[0] + ":" in str(error)
 
 
 def test_unknown_area_and_missing_area_are_named(stack_values: Values) -> None:

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from components.config import ConfigError, load_platform_config
-from tests.conftest import platform_config, policy_of, with_area
+from tests.conftest import assert_rejected, platform_config, policy_of
 from tools.mock_runtime import ProgramRun, RecordedResource
 
 MAIL_REGION = "us-east-1"
@@ -297,7 +296,4 @@ BAD_MAIL = [
 def test_bad_mail_config_is_rejected_with_its_key(
     stack_values: Callable[[str], dict[str, str]], change: Callable[[dict[str, Any]], None], expected: str
 ) -> None:
-    values = with_area(stack_values("stg"), "platform:mail", change)
-    with pytest.raises(ConfigError) as raised:
-        load_platform_config(values, stack="stg")
-    assert any(str(issue).startswith(expected) for issue in raised.value.issues), str(raised.value)
+    assert_rejected(stack_values("stg"), "platform:mail", change, expected, stack="stg")

@@ -11,7 +11,7 @@ import pytest
 
 from components.alert_catalog import alert_catalog
 from components.config import ConfigError, load_platform_config
-from tests.conftest import platform_config, with_area
+from tests.conftest import assert_rejected, platform_config, with_area
 from tools.mock_runtime import ProgramRun, RecordedResource
 from tools.offline import PROJECT_DIR
 
@@ -251,10 +251,7 @@ BAD = [
 def test_bad_monitoring_config_is_rejected_with_its_key(
     stack_values: Callable[[str], dict[str, str]], key: str, change: Callable[[dict[str, Any]], None], expected: str
 ) -> None:
-    values = with_area(stack_values("prd"), key, change)
-    with pytest.raises(ConfigError) as raised:
-        load_platform_config(values, stack="prd")
-    assert any(str(issue).startswith(expected) for issue in raised.value.issues), str(raised.value)
+    assert_rejected(stack_values("prd"), key, change, expected, stack="prd")
 
 
 def test_staging_may_not_page(stack_values: Callable[[str], dict[str, str]]) -> None:
