@@ -72,6 +72,23 @@ def test_bad_config_exits_1_with_the_message_and_no_traceback(project_copy: Path
     assert not (tmp_path / "stg.json").exists()
 
 
+def test_a_mandatory_violation_exits_3_naming_rule_and_resource(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The real pack, with stg's suppression of ecs-readonly-root taken away."""
+    from tools import policy_eval
+
+    config = policy_eval.load_policy_config("stg")
+    del config["ecs-readonly-root"]
+    monkeypatch.setattr(preview, "evaluate", lambda run: policy_eval.evaluate(run, policy_config=config))
+    assert preview.main(["--stack", "stg", "--out-dir", str(tmp_path)]) == preview.EXIT_POLICY
+    out = capsys.readouterr().out
+    assert "mandatory" in out
+    assert "ecs-readonly-root api-task" in out
+    report = json.loads((tmp_path / "stg.policy.json").read_text())
+    assert {v["policy"] for v in report["mandatory"]} == {"ecs-readonly-root"}
+
+
 def test_unmocked_invoke_fails_naming_the_token() -> None:
     mocks = PlatformMocks(account_id="123456789012", default_region="ap-northeast-1")
 
