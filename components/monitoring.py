@@ -40,6 +40,24 @@ class UnwatchedComponentError(ValueError):
     pass
 
 
+def datadog_provider(
+    name: str,
+    *,
+    site: str,
+    api_key: pulumi.Input[str],
+    app_key: pulumi.Input[str],
+    parent: pulumi.Resource,
+) -> datadog.Provider:
+    """The explicit Datadog provider (the stacks disable default providers), for `site`'s API."""
+    return datadog.Provider(
+        name,
+        api_key=api_key,
+        app_key=app_key,
+        api_url=f"https://api.{site}/",
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
 @dataclass(frozen=True, kw_only=True)
 class MonitoringArgs:
     context: StackContext

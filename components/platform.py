@@ -201,18 +201,16 @@ class Platform(pulumi.ComponentResource):
         )
 
     def _monitoring(self, name: str, secrets: PlatformSecrets) -> Monitoring:
-        # Imported here: pulumi_datadog takes seconds to import, and only this step needs it.
-        import pulumi_datadog as datadog
-
-        from components.monitoring import Monitoring, MonitoringArgs
+        # Imported here: it imports pulumi_datadog, which takes seconds, and only this step needs it.
+        from components.monitoring import Monitoring, MonitoringArgs, datadog_provider
 
         settings = self.config.monitoring
-        provider = datadog.Provider(
+        provider = datadog_provider(
             f"{name}-datadog",
+            site=settings.datadog_site,
             api_key=secrets.datadog_api_key,
             app_key=secrets.datadog_app_key,
-            api_url=f"https://api.{settings.datadog_site}/",
-            opts=pulumi.ResourceOptions(parent=self),
+            parent=self,
         )
         watched: dict[str, list[AlertSpec]] = {"load balancer": self.cluster.alerts()}
         watched |= {f"database {key}": db.alerts() for key, db in self.databases.items()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -174,6 +175,12 @@ def test_only_the_monitoring_module_imports_datadog() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
+    importers = {
+        path.name
+        for path in (PROJECT_DIR / "components").rglob("*.py")
+        if re.search(r"^\s*(import|from) pulumi_datadog\b", path.read_text(), re.MULTILINE)
+    }
+    assert importers == {"monitoring.py"}
 
 
 def test_a_component_without_alert_specs_is_an_error() -> None:
