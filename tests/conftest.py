@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,9 @@ from components.config import ConfigError, load_platform_config
 from tools.mock_runtime import ProgramRun
 from tools.offline import PROJECT_DIR, run_stack
 from tools.stack_config import StackConfig, load_stack_config
+
+os.environ.pop("PYTHONUNBUFFERED", None)
+"""Tests and every process they start run as on a machine that does not set it (it once hid a hang)."""
 
 STACKS = ("stg", "prd")
 _RUNS: dict[str, ProgramRun] = {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import selectors
 import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
@@ -69,25 +70,45 @@ class PolicyReport:
 
 
 class PolicyPackServer:
-    """The pack process, started the way the engine starts a Python pack."""
+    """The pack process, started the way the engine starts a Python pack.
 
-    def __init__(self, pack_dir: Path = PACK_DIR, *, project: str = "platform", stack: str = "stack") -> None:
+    `python -u`, as Pulumi's language host runs packs: the pack prints its port and then sleeps, so a
+    block-buffered stdout would hold the port line forever wherever PYTHONUNBUFFERED is not set (most
+    machines, GitHub's runners). A pack that prints no port within `start_timeout` seconds is an error,
+    never a hang.
+    """
+
+    def __init__(
+        self,
+        pack_dir: Path = PACK_DIR,
+        *,
+        project: str = "platform",
+        stack: str = "stack",
+        start_timeout: float = 60.0,
+    ) -> None:
         env = {**os.environ, "PULUMI_PROJECT": project, "PULUMI_STACK": stack, "PULUMI_DRY_RUN": "true"}
         self.process = subprocess.Popen(
-            [sys.executable, str(pack_dir / "__main__.py")],
+            [sys.executable, "-u", str(pack_dir / "__main__.py")],
             cwd=pack_dir,
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline().decode().strip()
+        line = self._port_line(start_timeout)
         if not line.isdigit():
-            error = self.process.stderr.read().decode() if self.process.stderr else ""
             self.process.kill()
-            raise RuntimeError(f"the policy pack did not start: {line!r}\n{error}")
+            _, error = self.process.communicate()
+            raise RuntimeError(f"the policy pack did not start: {line!r}\n{error.decode(errors='replace')}")
         self.channel = grpc.insecure_channel(f"127.0.0.1:{line}")
         self.stub = analyzer_pb2_grpc.AnalyzerStub(self.channel)
+
+    def _port_line(self, timeout: float) -> str:
+        assert self.process.stdout is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.process.stdout, selectors.EVENT_READ)
+            if not selector.select(timeout):
+                return f"(no port within {timeout:g} s)"
+        return self.process.stdout.readline().decode().strip()
 
     def close(self) -> None:
         self.channel.close()
