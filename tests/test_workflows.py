@@ -55,7 +55,7 @@ def test_permissions_are_minimal(name: str) -> None:
         runs = " ".join(s.get("run", "") for s in steps(job))
         assumes_role = any(u.startswith("aws-actions/configure-aws-credentials@") for u in uses)
         assert (permissions.get("id-token") == "write") is assumes_role, job_name
-        assert (permissions.get("pull-requests") == "write") is ("tools.github_comment" in runs), job_name
+        assert (permissions.get("pull-requests") == "write") is ("tools.ci comment" in runs), job_name
         assert set(permissions) <= {"contents", "id-token", "pull-requests", "issues"}
         assert all(value in {"read", "write"} for value in permissions.values())
 
@@ -106,6 +106,7 @@ def test_stg_is_self_serve_one_update_at_a_time() -> None:
 def test_pull_requests_get_offline_previews_of_both_stacks_and_a_real_stg_preview() -> None:
     workflow = load("pull-request.yml")
     assert set(workflow["on"]) == {"pull_request"}, "never pull_request_target: PR code must not get secrets"
+    assert workflow["defaults"] == {"run": {"shell": "bash"}}, "pipefail in every run: step"
     offline = workflow["jobs"]["offline-preview"]
     assert offline["strategy"]["matrix"]["stack"] == ["stg", "prd"]
     assert "id-token" not in offline["permissions"], "the offline preview needs no credentials"
@@ -113,9 +114,26 @@ def test_pull_requests_get_offline_previews_of_both_stacks_and_a_real_stg_previe
     credentials = next(s for s in steps(real) if s.get("uses", "").startswith("aws-actions/"))
     assert credentials["with"]["role-to-assume"].endswith(":role/platform-stg-preview")
     runs = " ".join(s.get("run", "") for s in steps(real))
-    assert "--policy-pack policies --policy-pack-config policies/config/stg.json" in runs
+    assert "tools.ci pr-engine --stack stg" in runs
     assert "prd" not in runs
     assert workflow["jobs"]["checks"]["steps"][-1]["run"] == "make lint test"
+
+
+def test_pull_request_steps_hold_no_logic() -> None:
+    """Every run: step of the PR workflow is one command: `make ...` or a `tools.ci` entry point."""
+    for job in load("pull-request.yml")["jobs"].values():
+        for step in steps(job):
+            if "run" in step:
+                command = step["run"].strip()
+                assert "\n" not in command, command
+                assert command.startswith(("make ", "venv/bin/python -m tools.ci ", "python3 -m tools.ci ")), command
+
+
+def test_comment_and_verdict_steps_run_after_a_failure_but_not_after_a_cancel() -> None:
+    for job in (load("pull-request.yml")["jobs"][name] for name in ("offline-preview", "preview-stg")):
+        for step in steps(job):
+            if "tools.ci comment" in step.get("run", "") or "tools.ci verdict" in step.get("run", ""):
+                assert step["if"] == "${{ !cancelled() }}"
 
 
 def test_drift_runs_nightly_for_both_stacks_and_reports_an_issue() -> None:

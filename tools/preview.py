@@ -8,6 +8,10 @@ violations by enforcement level (and writes `build/<stack>.policy.json`).
 Exit codes: 0 preview done, no unsuppressed mandatory violation; 1 the program failed (a config
 error, an unmocked invoke, a bug: the message is printed without a traceback; `--debug` shows it);
 2 bad usage (unknown stack); 3 the policy pack reported a mandatory violation.
+
+After the tree it prints the change summary (`+` create, `~` update, `+-` replace, `-` delete) against
+the base of the last `make pr-comment`, or else against `origin/main` when it exists. The base is built
+from its own tree in a second process while this one runs the head, and kept per commit.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import json
 import sys
 import traceback
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +29,6 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
-from components.config import ConfigError
 from tools.offline import PROJECT_DIR, run_stack, with_declared_secrets
 from tools.policy_eval import PolicyReport, evaluate
 from tools.snapshot import build_snapshot, dumps
@@ -41,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--project-dir", type=Path, default=PROJECT_DIR)
     parser.add_argument("--debug", action="store_true", help="show the traceback when the program fails")
     parser.add_argument("--no-policy", action="store_true", help="skip the policy pack")
+    parser.add_argument("--no-base-diff", action="store_true", help="skip the change summary against a base")
     args = parser.parse_args(argv)
     err = Console(stderr=True, highlight=False)
 
@@ -55,9 +60,12 @@ def main(argv: list[str] | None = None) -> int:
             f"[yellow]note:[/] {key} is not set in Pulumi.{args.stack}.yaml; the offline preview uses a placeholder "
             f"(a real run needs `pulumi config set --secret {key} ... -s {args.stack}`)"
         )
+    base = None if args.no_base_diff else start_base(args.stack)
     try:
         run = run_stack(args.stack, project_dir=args.project_dir, config=stack_config)
     except Exception as error:
+        from components.config import ConfigError  # the program's own, from the tree being run
+
         if args.debug:
             traceback.print_exc()
         err.print(f"[red]error:[/] the program failed for stack {args.stack}")
@@ -84,11 +92,58 @@ def main(argv: list[str] | None = None) -> int:
         out.print(render_tree(snapshot))
         out.print(render_counts(snapshot))
         out.print(f"snapshot: {args.out_dir / f'{args.stack}.json'}")
+        if base is not None:
+            render_base_diff(out, base, snapshot)
         if report is not None:
             render_policy(out, report)
     if report is not None and report.mandatory:
         return EXIT_POLICY
     return EXIT_OK
+
+
+@dataclass
+class Base:
+    label: str
+    snapshot: dict[str, Any] | None = None
+    run: Any = None
+    """A `tools.pr.TreeRun` building the base, when it was not cached."""
+
+
+def start_base(stack: str) -> Base | None:
+    """The base to summarise against: the last `make pr-comment` base, else origin/main (None: neither).
+
+    `tools.pr` is imported here, not at the top: a run of another tree (tools.run_tree) must import
+    nothing but the runner before the program, which comes from that tree."""
+    from tools.pr import BUILD_DIR, GitError, TreeRun, materialise
+
+    recorded = BUILD_DIR / "base.json"
+    last = BUILD_DIR / "runs" / stack / "base" / f"{stack}.json"
+    if recorded.is_file() and last.is_file():
+        ref = json.loads(recorded.read_text())
+        return Base(f"the last `make pr-comment` base ({ref['ref']}, {ref['sha'][:12]})", json.loads(last.read_text()))
+    try:
+        sha, tree = materialise("origin/main")
+    except GitError:
+        return None
+    cached = BUILD_DIR / "cache" / sha / f"{stack}.json"
+    label = f"origin/main ({sha[:12]})"
+    if cached.is_file():
+        return Base(label, json.loads(cached.read_text()))
+    return Base(label, run=TreeRun(tree, stack, cached.parent, policy=False).start())
+
+
+def render_base_diff(out: Console, base: Base, snapshot: dict[str, Any]) -> None:
+    from tools.pr_comment import change_summary, from_snapshots
+
+    if base.run is not None:
+        base.snapshot = base.run.wait().snapshot
+        if base.snapshot is None:
+            out.print(f"\n[yellow]changes against {base.label}: the base could not be built[/]")
+            out.print(base.run.error_text(), markup=False, highlight=False)
+            return
+    out.print(f"\n[bold]changes against {base.label}[/]")
+    for line in change_summary(from_snapshots(base.snapshot, snapshot)):
+        out.print(line, markup=False, highlight=False)
 
 
 def render_policy(out: Console, report: PolicyReport) -> None:

@@ -1,6 +1,7 @@
-"""PR comments from real preview JSON and offline snapshot diffs, checked against golden files.
+"""PR comments from the engine's event stream, its digest and offline snapshot diffs.
 
-Regenerate the golden files after an intended change with `UPDATE_GOLDEN=1 make test`.
+Fixtures are in the pinned CLI's formats (fixtures/README.md). Regenerate the golden files after an
+intended change with `UPDATE_GOLDEN=1 make test`.
 """
 
 from __future__ import annotations
@@ -8,159 +9,272 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tools.pr_comment import GITHUB_LIMIT, Change, from_preview_json, from_snapshots, marker, render, render_failure
+from platform_lib.stateful import STATEFUL, replacement_keys
+from tools.pr_comment import (
+    BUDGET,
+    GITHUB_LIMIT,
+    Change,
+    Finding,
+    Preview,
+    RunInfo,
+    Verdict,
+    change_summary,
+    from_engine_events,
+    from_preview_digest,
+    from_snapshots,
+    marker,
+    render,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GOLDEN = Path(__file__).parent / "golden"
+RUN = RunInfo(commit="1234567890abcdef1234567890abcdef12345678", run_url="https://github.com/o/r/actions/runs/7")
 
 
 def golden(name: str, text: str) -> None:
     path = GOLDEN / name
     if os.environ.get("UPDATE_GOLDEN"):
+        GOLDEN.mkdir(exist_ok=True)
         path.write_text(text)
     assert path.exists(), f"{path} missing: run with UPDATE_GOLDEN=1"
     assert text == path.read_text()
 
 
-def policy() -> dict[str, object]:
-    loaded: dict[str, object] = json.loads((FIXTURES / "policy_violations.json").read_text())
-    return loaded
+def fixture(name: str) -> str:
+    return (FIXTURES / name).read_text()
 
 
-def test_create_only() -> None:
-    preview = from_preview_json((FIXTURES / "preview_create_only.json").read_text(), "stg")
-    assert [c.op for c in preview.changes] == ["create"] * 3
-    assert preview.same == 447
-    text = render(preview)
-    assert text.startswith(marker("stg", "pulumi preview"))
-    assert text.startswith("<!-- platform-preview:stg:engine -->")
-    assert "CAUTION" not in text
-    golden("create_only.md", text)
+def resource(urn: str, inputs: dict[str, Any], **options: Any) -> dict[str, Any]:
+    return {"urn": urn, "type": urn.split("::")[-2].rsplit("$", maxsplit=1)[-1], "inputs": inputs, "options": options,
+            "provider": "urn:pulumi:stg::platform::pulumi:providers:aws::aws::id"}  # fmt: skip
 
 
-def test_mixed_with_stateful_replacements_and_deletions() -> None:
-    preview = from_preview_json((FIXTURES / "preview_mixed.json").read_text(), "stg")
-    text = render(preview)
-    assert "> [!CAUTION]" in text
-    assert "**replace** `aws:rds/instance:Instance` `card-instance` (because of kmsKeyId, storageEncrypted)" in text
-    assert "**delete** `aws:s3/bucket:Bucket` `mail-bucket`" in text
-    assert "api-service" not in text.split("<details>")[0]
-    golden("mixed.md", text)
+def snapshot(*resources: dict[str, Any]) -> dict[str, Any]:
+    return {"stack": "stg", "resources": list(resources)}
 
 
-def test_policy_violations_with_rule_and_fix() -> None:
-    preview = from_preview_json((FIXTURES / "preview_mixed.json").read_text(), "stg")
-    text = render(preview, policy())
-    assert ":x: fails: 2 mandatory, 1 advisory, 1 suppressed" in text
-    assert (
-        "| mandatory | `rds-storage-encrypted` | `card-instance` | platform-stg-card stores data unencrypted |" in text
-    )
-    assert "Set storage_encrypted=True" in text
-    golden("policy.md", text)
+DB = "urn:pulumi:stg::platform::platform:database:Database$aws:rds/instance:Instance::card-instance"
+SCHEMA = "urn:pulumi:stg::platform::platform:database:PostgresUsers$postgresql:index/schema:Schema::card-clearing"
+QUEUE = "urn:pulumi:stg::platform::platform:mail:MailPipeline$aws:sqs/queue:Queue::mail-queue"
+ROLE = "urn:pulumi:stg::platform::platform:apps:EcsApp$aws:iam/role:Role::api-task"
 
 
-def test_failed_preview_still_gets_a_comment() -> None:
-    text = render_failure("stg", "offline preview", (FIXTURES / "preview_failed.log").read_text())
-    assert text.startswith("<!-- platform-preview:stg:offline -->")
-    assert ":x: **The preview failed**" in text
-    assert "platform:apps.services.api.memory: memory=3000 does not fit cpu=1024" in text
-    golden("failed.md", text)
+# ------------------------------------------------------------------------------------------ engine events
 
 
-def test_oversized_preview_is_trimmed_but_keeps_its_summary() -> None:
-    steps = [
-        {
-            "op": "create",
-            "urn": f"urn:pulumi:prd::platform::platform:index:Platform$aws:ec2/subnet:Subnet::subnet-{i:05d}",
-        }
-        for i in range(5000)
-    ]
-    steps.append(
-        {
-            "op": "delete",
-            "urn": "urn:pulumi:prd::platform::platform:index:Platform$aws:dynamodb/table:Table::mail-table",
-        }
-    )
-    preview = from_preview_json(json.dumps({"steps": steps, "changeSummary": {"create": 5000, "delete": 1}}), "prd")
-    text = render(preview, policy())
-    assert len(text) <= GITHUB_LIMIT
-    assert "| 5000 | 0 | 0 | 1 | 0 |" in text
-    assert "**delete** `aws:dynamodb/table:Table` `mail-table`" in text
-    assert "more changes not shown" in text
-    assert text.rstrip().endswith("</details>")
-    golden("oversized.md", text)
-
-
-def test_offline_diff_of_snapshots() -> None:
-    def resource(name: str, inputs: dict[str, object], **options: object) -> dict[str, object]:
-        return {"urn": f"urn:pulumi:stg::platform::aws:kms/key:Key::{name}", "inputs": inputs, "options": options}
-
-    base = {
-        "stack": "stg",
-        "resources": [resource("kept", {"a": 1}), resource("changed", {"a": 1}), resource("gone", {})],
-    }
-    head = {
-        "stack": "stg",
-        "resources": [resource("kept", {"a": 1}), resource("changed", {"a": 2}, protect=True), resource("new", {})],
-    }
-    preview = from_snapshots(base, head)
-    assert preview.same == 1
+def test_engine_events_clean_preview() -> None:
+    preview = from_engine_events(fixture("engine_clean.jsonl"), "stg")
     assert [(c.op, c.name, c.keys) for c in preview.changes] == [
-        ("create", "new", ()),
-        ("update", "changed", ("(protect)", "a")),
-        ("delete", "gone", ()),
+        ("create", "api-logs", ()),
+        ("update", "api-service", ("desiredCount",)),
     ]
-    assert Change("delete", "urn:pulumi:stg::platform::aws:kms/key:Key::gone").destroys_data
+    assert preview.same == 1
+    assert not preview.errors
+    assert not preview.unreadable
+    assert preview.verdict is not None
+    assert preview.verdict.pack == "platform-standards"
+    assert [f.level for f in preview.verdict.findings] == ["suppressed"]
+    text = render(preview, RUN)
+    assert text.startswith("<!-- platform-preview:stg:engine -->\n")
+    assert "commit `1234567890ab`" in text
+    assert "(https://github.com/o/r/actions/runs/7)" in text
+    assert "CAUTION" not in text
+    assert ":white_check_mark: passes: 0 mandatory, 0 advisory, 1 suppressed" in text
+    golden("engine_clean.md", text)
 
 
-def test_offline_diff_of_the_real_stacks_is_empty_against_itself() -> None:
-    from tests.conftest import stack_run
-    from tools.snapshot import build_snapshot
-
-    snapshot = build_snapshot(stack_run("stg"))
-    preview = from_snapshots(snapshot, snapshot)
-    assert preview.changes == []
-    assert preview.same == snapshot["resourceCount"]
-    assert "No changes." in render(preview)
-
-
-@pytest.mark.parametrize("argv", [["--stack", "stg"], ["--stack", "stg", "--base", "x.json"]])
-def test_cli_needs_an_input(argv: list[str]) -> None:
-    from tools import pr_comment
-
-    with pytest.raises(SystemExit):
-        pr_comment.main(argv)
+def test_engine_replacement_counts_once_and_opens_with_a_caution() -> None:
+    preview = from_engine_events(fixture("engine_replace.jsonl"), "stg")
+    assert [(c.op, c.name, c.keys) for c in preview.changes] == [
+        ("replace", "card-instance", ("kmsKeyId",)),
+        ("delete", "card-pg-schema-clearing", ()),
+    ]
+    text = render(preview, RUN)
+    caution = text.split("> [!CAUTION]")[1].split("\n\n")[0]
+    assert "**replace** `aws:rds/instance:Instance` `card-instance` because of `kmsKeyId`" in caution
+    assert "**delete** `postgresql:index/schema:Schema` `card-pg-schema-clearing`" in caution
+    golden("engine_replace.md", text)
 
 
-class FakeGitHub:
-    """The issue-comments API of one pull request, in memory."""
-
-    def __init__(self, existing: list[str]) -> None:
-        self.comments = [{"id": i + 1, "body": body} for i, body in enumerate(existing)]
-        self.calls: list[tuple[str, str]] = []
-
-    def __call__(self, method: str, path: str, body: dict[str, object] | None) -> object:
-        self.calls.append((method, path))
-        if method == "GET":
-            page = int(path.rsplit("page=", 1)[1])
-            return self.comments[(page - 1) * 100 : page * 100]
-        if method == "PATCH":
-            comment_id = int(path.rsplit("/", 1)[1])
-            next(c for c in self.comments if c["id"] == comment_id)["body"] = str(body and body["body"])
-            return {}
-        self.comments.append({"id": len(self.comments) + 1, "body": str(body and body["body"])})
-        return {}
+def test_engine_mandatory_violation_names_rule_resource_and_fix() -> None:
+    preview = from_engine_events(fixture("engine_mandatory.jsonl"), "stg")
+    assert preview.failed
+    text = render(preview, RUN)
+    assert ":x: fails: 1 mandatory, 0 advisory, 0 suppressed" in text
+    row = next(line for line in text.splitlines() if line.startswith("| mandatory |"))
+    assert "`s3-versioning`" in row
+    assert "`mail-bucket`" in row
+    assert "BucketVersioning" in row
+    golden("engine_mandatory.md", text)
 
 
-def test_sticky_comment_is_updated_even_past_the_first_page() -> None:
-    from tools.github_comment import upsert
+def test_engine_program_error_is_shown_with_its_message() -> None:
+    preview = from_engine_events(fixture("engine_program_error.jsonl"), "stg")
+    assert preview.failed
+    assert not preview.changes
+    text = render(preview, RUN)
+    assert ":x: **The preview failed.**" in text
+    assert "platform:apps.services.api.memory: memory=3000 does not fit cpu=1024" in text
+    assert "No changes." not in text
+    golden("engine_program_error.md", text)
 
-    fake = FakeGitHub([f"chatter {i}" for i in range(150)] + ["<!-- platform-preview:stg:offline -->\nold"])
-    assert upsert(fake, "org/repo", 7, "<!-- platform-preview:stg:offline -->\nnew") == "updated"
-    assert fake.comments[-1]["body"].endswith("new")
-    assert len(fake.comments) == 151
-    assert upsert(fake, "org/repo", 7, "<!-- platform-preview:prd:offline -->\nfirst") == "created"
-    assert len(fake.comments) == 152
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("", "printed no engine events at all"),
+        ("Installing policy pack...\n" + fixture("engine_clean.jsonl") + "trailing text\n", "2 line(s)"),
+        (fixture("engine_clean.jsonl").rsplit("\n", 2)[0] + "\n", "no summary event"),
+        ("[1, 2]\nnull\n", "were not engine events"),
+    ],
+)
+def test_engine_output_that_cannot_be_read_is_said_not_crashed(text: str, says: str) -> None:
+    preview = from_engine_events(text, "stg")
+    assert any(says in note for note in preview.unreadable), preview.unreadable
+    assert "could not be read" in render(preview)
+
+
+def test_preview_digest_with_install_lines_and_trailing_text() -> None:
+    preview = from_preview_digest(fixture("preview_digest.txt") + "\nwarning: something\n", "stg")
+    assert [(c.op, c.name) for c in preview.changes] == [("replace", "card-instance")]
+    assert preview.same == 455
+    assert preview.unreadable == ["text before or after the preview document was skipped"]
+
+
+@pytest.mark.parametrize("text", ["", "error: no stack named 'stg' found\n", "{not json"])
+def test_preview_digest_that_is_not_a_document(text: str) -> None:
+    preview = from_preview_digest(text, "stg")
+    assert preview.unreadable
+    assert not preview.changes
+
+
+# --------------------------------------------------------------------------------------- offline diffs
+
+
+def test_offline_replacement_is_known_from_the_stateful_facts() -> None:
+    base = snapshot(resource(DB, {"kmsKeyId": "k1", "instanceClass": "db.t4g.small"}))
+    head = snapshot(resource(DB, {"kmsKeyId": "k2", "instanceClass": "db.t4g.medium"}))
+    (change,) = from_snapshots(base, head).changes
+    assert (change.op, change.keys) == ("replace", ("kmsKeyId",))
+    assert change.destroys_data
+
+
+def test_offline_in_place_update_of_a_stateful_type_is_an_update() -> None:
+    base = snapshot(resource(DB, {"instanceClass": "db.t4g.small"}))
+    head = snapshot(resource(DB, {"instanceClass": "db.t4g.medium"}))
+    (change,) = from_snapshots(base, head).changes
+    assert (change.op, change.keys) == ("update", ("instanceClass",))
+    assert not change.destroys_data
+
+
+def test_offline_replace_on_changes_option_applies_to_any_type() -> None:
+    base = snapshot(resource(ROLE, {"name": "a"}, replaceOnChanges=["name"]))
+    head = snapshot(resource(ROLE, {"name": "b"}, replaceOnChanges=["name"]))
+    assert from_snapshots(base, head).changes[0].op == "replace"
+
+
+def test_offline_deleting_a_postgres_schema_is_a_caution() -> None:
+    base = snapshot(resource(SCHEMA, {"name": "clearing", "database": "card"}), resource(QUEUE, {"name": "q"}))
+    head = snapshot(resource(QUEUE, {"name": "q"}))
+    preview = from_snapshots(base, head)
+    assert [(c.op, c.name) for c in preview.changes] == [("delete", "card-clearing")]
+    assert "**delete** `postgresql:index/schema:Schema` `card-clearing`" in render(preview)
+
+
+def test_offline_base_missing_means_everything_is_new() -> None:
+    preview = from_snapshots(None, snapshot(resource(QUEUE, {"name": "q"})))
+    assert [c.op for c in preview.changes] == ["create"]
+    assert preview.same == 0
+
+
+def test_change_summary_for_the_terminal() -> None:
+    base = snapshot(resource(DB, {"kmsKeyId": "k1"}), resource(QUEUE, {"name": "q"}))
+    head = snapshot(resource(DB, {"kmsKeyId": "k2"}), resource(ROLE, {"name": "r"}))
+    lines = change_summary(from_snapshots(base, head))
+    assert lines[0] == "+1 create, ~0 update, +-1 replace, -1 delete, 0 unchanged"
+    assert "  +- aws:rds/instance:Instance card-instance  (kmsKeyId)" in lines
+    assert "   - aws:sqs/queue:Queue mail-queue" in lines
+
+
+@pytest.mark.parametrize("type_token", sorted(STATEFUL))
+def test_every_stateful_type_names_its_source_and_what_is_lost(type_token: str) -> None:
+    facts = STATEFUL[type_token]
+    assert facts.source
+    assert facts.what
+    assert all(key[0].islower() and "_" not in key for key in facts.replace_on), "engine names are camelCase"
+
+
+def test_replacement_keys_count_nested_paths_for_their_top_level_property() -> None:
+    assert replacement_keys("aws:rds/instance:Instance", ["kmsKeyId", "tags.Env"]) == ["kmsKeyId"]
+    assert replacement_keys("aws:ecr/repository:Repository", ["encryptionConfigurations[0].kmsKey"]) == [
+        "encryptionConfigurations[0].kmsKey"
+    ]
+    assert replacement_keys("aws:iam/role:Role", ["name"]) == []
+
+
+# ------------------------------------------------------------------------------------------------ size
+
+
+def test_the_whole_body_fits_and_keeps_summary_caution_and_every_mandatory_violation() -> None:
+    stateful = [Change("delete", f"urn:pulumi:stg::platform::aws:s3/bucket:Bucket::bucket-{i:03d}") for i in range(40)]
+    noise = [Change("create", f"urn:pulumi:stg::platform::aws:ec2/subnet:Subnet::subnet-{i:05d}") for i in range(4000)]
+    findings = [
+        Finding("mandatory", "s3-versioning", f"urn:x::bucket-{i:03d}", "no versioning\nFix: enable") for i in range(60)
+    ]
+    findings += [Finding("advisory", "tags", f"urn:x::r-{i}", "a long advisory finding " * 20) for i in range(350)]
+    preview = Preview("prd", "offline", changes=stateful + noise, verdict=Verdict("platform-standards", findings))
+    text = render(preview, RUN)
+    assert len(text) <= GITHUB_LIMIT
+    assert "| 4000 | 0 | 0 | 40 |" in text
+    assert all(f"`bucket-{i:03d}`" in text.split("> [!CAUTION]")[1].split("\n\n")[0] for i in range(40))
+    assert sum(line.startswith("| mandatory |") for line in text.splitlines()) == 60
+    assert "more rows left out" in text
+
+
+def test_an_enormous_failure_log_is_trimmed_not_the_error() -> None:
+    preview = Preview("stg", "offline", errors=["platform:apps.api.cpu: cpu=384 is not a Fargate size"])
+    preview.log_tail = "\n".join(f"line {i} " + "x" * 2000 for i in range(200))
+    text = render(preview)
+    assert len(text) <= BUDGET + 1
+    assert "cpu=384 is not a Fargate size" in text
+
+
+def test_the_marker_is_one_per_stack_and_source() -> None:
+    assert marker("stg", "offline") != marker("stg", "engine") != marker("prd", "engine")
+    assert render(Preview("prd", "engine")).splitlines()[0] == marker("prd", "engine")
+
+
+def test_offline_verdict_golden(tmp_path: Path) -> None:
+    from tools.pr_comment import offline_verdict
+
+    report = {
+        "pack": "platform-standards",
+        "mandatory": [{"policy": "rds-storage-encrypted", "urn": DB, "message": "card stores data unencrypted\nWhy: x\nFix: Set storage_encrypted=True"}],
+        "advisory": [],
+        "suppressed": [{"policy": "suppressed-findings", "urn": ROLE, "message": "SUPPRESSED ecs-readonly-root: ...\nreason"}],
+    }  # fmt: skip
+    base = snapshot(resource(DB, {"kmsKeyId": "k1"}))
+    head = snapshot(resource(DB, {"kmsKeyId": "k2"}), resource(QUEUE, {"name": "q"}))
+    preview = from_snapshots(base, head)
+    preview.verdict = offline_verdict(json.loads(json.dumps(report)))
+    preview.base_failure = "error: the program failed for stack stg\nplatform:network.cidr: not a /16"
+    golden("offline_replace_with_policy.md", render(preview, RUN))
+
+
+def test_the_comment_and_verdict_entry_points_need_only_the_standard_library() -> None:
+    """They run with the runner's python3 even when `make setup` failed, to say so in the comment."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, tools.ci; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} - set(sys.stdlib_module_names) - "
+        "{'tools', 'platform_lib', '__main__', '_distutils_hack', 'certifi'}))"
+    )
+    result = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True,
+                            cwd=Path(__file__).resolve().parents[2])  # fmt: skip
+    assert result.stdout.strip() == "[]"
