@@ -7,9 +7,17 @@ platform's state and secrets key must exist, with these roles in their policies,
 
 - `preview` (staging account only): trusted by the repository's `pull_request` subject; reads
   everything, writes nothing; reads the state and decrypts the stack's secrets to run a real preview.
+- `plan`: the deploy's read side, trusted only by the environment `<env>-plan` (main only in prd, no
+  reviewers): previews a deploy before its approval and runs the nightly drift refresh. Read-only,
+  plus what those need and ReadOnlyAccess lacks: the state, the stack's secrets, the values of the
+  platform's own secrets (refreshing a SecretVersion reads it) and the RDS master secrets, and SSM
+  port forwarding through the cluster's tasks to reach the databases. With the master secret and a
+  tunnel it can reach the databases as their master user: refreshing Postgres roles and grants
+  needs exactly that, which is why it is trusted from main only.
 - `deploy-<env>`: trusted only by the GitHub environment `<env>` (prd: approved by SREs, from main).
-- `drift`: read-only with state access, trusted only by the environment `<env>-drift` (nightly refresh).
 - `sre` (both accounts) and `developer` (staging only): people, from the identity account's SSO roles.
+
+`repository` is `OWNER/REPO` or GitHub's immutable `OWNER@ID/REPO@ID` (platform_lib/github.py).
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import pulumi_aws as aws
 
 from components.iam import Statement, policy_document, statement, static_policy_document
 from components.tags import component_tags
+from platform_lib.github import subject as github_subject
 
 GITHUB_OIDC = "token.actions.githubusercontent.com"
 AUDIENCE = "sts.amazonaws.com"
@@ -35,8 +44,10 @@ class AccessArgs:
     environment: str
     """`stg` or `prd`: the account this is applied to."""
     account_id: str
+    region: str
+    """Where the platform stack runs (its secrets, cluster and SSM sessions)."""
     repository: str
-    """`org/repo` on GitHub."""
+    """`OWNER/REPO` or `OWNER@ID/REPO@ID` on GitHub."""
     identity_account_id: str
     sre_principals: Sequence[str]
     """Role ARNs in the identity account (SSO permission sets) whose sessions may become `sre`."""
@@ -44,15 +55,6 @@ class AccessArgs:
     state_bucket_arn: pulumi.Input[str]
     state_key_arn: pulumi.Input[str]
     secrets_key_arn: pulumi.Input[str]
-
-
-def github_subject(repository: str, *, environment: str | None = None, pull_request: bool = False) -> str:
-    """The `sub` claim GitHub puts in the OIDC token for a job (an environment takes precedence)."""
-    if environment is not None:
-        return f"repo:{repository}:environment:{environment}"
-    if pull_request:
-        return f"repo:{repository}:pull_request"
-    raise ValueError("give an environment or pull_request=True")
 
 
 def github_trust(provider_arn: str, subject: str) -> str:
@@ -116,11 +118,10 @@ class Access(pulumi.ComponentResource):
                     [f"arn:aws:secretsmanager:*:{args.account_id}:secret:rds!*"],
                 ),
             )
-        # The nightly drift check: read-only, from the GitHub environment `<env>-drift` (main only, no reviewers).
-        drift_subject = github_subject(args.repository, environment=f"{env}-drift")
-        drift = self._role("drift", github_trust(provider_arn, drift_subject))
-        self._attach(drift, "drift", READ_ONLY)
-        self._inline(drift, "drift", *state)
+        plan_subject = github_subject(args.repository, environment=f"{env}-plan")
+        plan = self._role("plan", github_trust(provider_arn, plan_subject))
+        self._attach(plan, "plan", READ_ONLY)
+        self._inline(plan, "plan", *state, *plan_statements(env, args.account_id, args.region))
         deploy = self._role(
             f"deploy-{env}", github_trust(provider_arn, github_subject(args.repository, environment=env))
         )
@@ -184,6 +185,40 @@ class Access(pulumi.ComponentResource):
         ]
 
 
+def plan_statements(env: str, account_id: str, region: str) -> list[Statement]:
+    """What a preview and a refresh of the platform stack need beyond ReadOnlyAccess (see the module doc)."""
+    cluster = f"platform-{env}"
+    return [
+        statement(
+            "ReadPlatformAndDatabaseMasterSecrets",
+            ["secretsmanager:GetSecretValue"],
+            [
+                f"arn:aws:secretsmanager:{region}:{account_id}:secret:platform/{env}/*",
+                f"arn:aws:secretsmanager:{region}:{account_id}:secret:rds!*",
+            ],
+        ),
+        statement(
+            "DecryptSecretsThroughSecretsManager",
+            ["kms:Decrypt"],
+            [f"arn:aws:kms:{region}:{account_id}:key/*"],
+            conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}},
+        ),
+        statement(
+            "PortForwardThroughClusterTasks",
+            ["ssm:StartSession"],
+            [
+                f"arn:aws:ecs:{region}:{account_id}:task/{cluster}/*",
+                f"arn:aws:ssm:{region}::document/AWS-StartPortForwardingSessionToRemoteHost",
+            ],
+        ),
+        statement(
+            "EndOwnSessions",
+            ["ssm:TerminateSession"],
+            [f"arn:aws:ssm:{region}:{account_id}:session/${{aws:userid}}-*"],
+        ),
+    ]
+
+
 def guardrails(account_id: str) -> list[Statement]:
     """What even the deploy roles may not do: long-lived credentials, account and organisation changes,
     or touching the OIDC trust they themselves depend on."""
@@ -209,6 +244,7 @@ def guardrails(account_id: str) -> list[Statement]:
                 f"arn:aws:iam::{account_id}:oidc-provider/{GITHUB_OIDC}",
                 f"arn:aws:iam::{account_id}:role/platform-*-deploy-*",
                 f"arn:aws:iam::{account_id}:role/platform-*-preview",
+                f"arn:aws:iam::{account_id}:role/platform-*-plan",
                 f"arn:aws:iam::{account_id}:role/platform-*-sre",
             ],
             effect="Deny",

@@ -15,6 +15,7 @@ from components.config import ConfigError, ConfigIssue, issues_from_pydantic
 from components.config.base import ConfigModel
 from components.iam import Statement, policy_document, statement
 from components.tags import component_tags
+from platform_lib.github import REPOSITORY_PATTERN
 
 KEY_ADMINISTRATION = [
     "kms:CancelKeyDeletion", "kms:Create*", "kms:Delete*", "kms:Describe*", "kms:Disable*", "kms:Enable*",
@@ -29,7 +30,8 @@ class BootstrapConfig(ConfigModel):
     environment: Literal["stg", "prd"]
     account_id: str = Field(pattern=r"^\d{12}$")
     region: str = "ap-northeast-1"
-    repository: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+    repository: str = Field(pattern=REPOSITORY_PATTERN)
+    """`OWNER/REPO`, or `OWNER@OWNER_ID/REPO@REPO_ID` where GitHub issues immutable subjects."""
     identity_account_id: str = Field(pattern=r"^\d{12}$")
     sre_principals: tuple[str, ...] = Field(min_length=1)
     developer_principals: tuple[str, ...] = ()
@@ -97,6 +99,7 @@ class Bootstrap(pulumi.ComponentResource):
             AccessArgs(
                 environment=env,
                 account_id=account,
+                region=settings.region,
                 repository=settings.repository,
                 identity_account_id=settings.identity_account_id,
                 sre_principals=settings.sre_principals,

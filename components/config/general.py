@@ -6,6 +6,7 @@ from pydantic import Field
 
 from components.config.base import ConfigModel
 from components.config.profiles import Environment
+from platform_lib.github import REPOSITORY_PATTERN
 
 
 class GeneralConfig(ConfigModel):
@@ -15,5 +16,5 @@ class GeneralConfig(ConfigModel):
     """The AWS account of this environment (12 digits, quoted in YAML); also pinned by aws:allowedAccountIds."""
     owner: str = Field(min_length=1, pattern=r"^[a-z0-9-]+$")
     """The owning team, tagged on every resource (`Owner`) and on every monitor (`team:`)."""
-    repository: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-    """`org/repo` of this program: tagged on resources and used by the GitHub OIDC trust policies."""
+    repository: str = Field(pattern=REPOSITORY_PATTERN)
+    """`OWNER/REPO` (or GitHub's immutable `OWNER@ID/REPO@ID`) of this program, tagged on resources."""

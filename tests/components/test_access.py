@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from components.access import github_subject
 from components.bootstrap import KEY_USE, load_bootstrap_config
 from components.config import ConfigError
+from platform_lib.github import subject as github_subject
 from tools.mock_runtime import ProgramRun, run_program
 from tools.mocks import PlatformMocks
 from tools.offline import PROJECT_DIR
@@ -53,10 +53,10 @@ def subjects_allowed(statement: dict[str, Any]) -> set[str]:
 def test_roles_per_account() -> None:
     assert {r.inputs["name"] for r in bootstrap("stg").of_type("aws:iam/role:Role")} == {
         "platform-stg-preview", "platform-stg-deploy-stg", "platform-stg-sre", "platform-stg-developer",
-        "platform-stg-drift",
+        "platform-stg-plan",
     }  # fmt: skip
     assert {r.inputs["name"] for r in bootstrap("prd").of_type("aws:iam/role:Role")} == {
-        "platform-prd-deploy-prd", "platform-prd-sre", "platform-prd-drift",
+        "platform-prd-deploy-prd", "platform-prd-sre", "platform-prd-plan",
     }  # fmt: skip
 
 
@@ -123,7 +123,7 @@ def test_deploy_roles_have_guardrails() -> None:
     assert "iam:UpdateAssumeRolePolicy" in denies["NoChangesToCiTrust"]["Action"]
 
 
-def test_only_deploy_prd_sre_and_drift_can_decrypt_prd_secrets() -> None:
+def test_only_deploy_prd_sre_and_plan_can_decrypt_prd_secrets() -> None:
     run = bootstrap("prd")
     key = run.named("bootstrap-secrets-key")
     assert key.protect is True
@@ -131,11 +131,11 @@ def test_only_deploy_prd_sre_and_drift_can_decrypt_prd_secrets() -> None:
     users = statements["NamedRolesUseTheKey"]
     assert sorted(users["Principal"]["AWS"]) == [
         "arn:aws:iam::123456789012:role/platform-prd-deploy-prd",
-        "arn:aws:iam::123456789012:role/platform-prd-drift",
+        "arn:aws:iam::123456789012:role/platform-prd-plan",
         "arn:aws:iam::123456789012:role/platform-prd-sre",
     ]
-    # drift reads prd secrets to refresh, but cannot change anything: read-only policies only
-    assert subjects_allowed(trust(run, "drift")) == {f"repo:{REPO}:environment:prd-drift"}
+    # plan reads prd secrets to preview and refresh, but cannot change anything: read-only policies only
+    assert subjects_allowed(trust(run, "plan")) == {f"repo:{REPO}:environment:prd-plan"}
     assert users["Action"] == sorted(KEY_USE)
     administration = statements["AccountAdministersButCannotDecrypt"]
     assert administration["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
@@ -150,7 +150,7 @@ def test_stg_secrets_are_readable_by_preview_and_developers() -> None:
     }
     assert sorted(users["NamedRolesUseTheKey"]["Principal"]["AWS"]) == sorted(
         f"arn:aws:iam::210987654321:role/platform-stg-{r}"
-        for r in ("deploy-stg", "developer", "drift", "preview", "sre")
+        for r in ("deploy-stg", "developer", "plan", "preview", "sre")
     )
 
 
@@ -178,3 +178,73 @@ def test_bootstrap_config_errors_name_the_key() -> None:
         load_bootstrap_config(values, stack="prd")
     with pytest.raises(ConfigError, match="is 'prd' but the stack is 'stg'"):
         load_bootstrap_config(load_stack_config(BOOTSTRAP, "prd").values, stack="stg")
+
+
+WRITE_PREFIXES = ("Put", "Delete", "Create", "Update", "Encrypt", "Attach", "Detach", "Modify", "Run", "Send")
+
+
+def test_plan_role_reads_what_a_refresh_reads_and_writes_nothing() -> None:
+    run = bootstrap("prd")
+    attached = [
+        r.inputs["policyArn"]
+        for r in run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        if r.name == "bootstrap-access-plan-managed"
+    ]
+    assert attached == ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
+    statements = {
+        s["Sid"]: s for s in json.loads(run.named("bootstrap-access-plan-inline").inputs["policy"])["Statement"]
+    }
+    actions = {a for s in statements.values() for a in s["Action"]}
+    assert not any(a.split(":")[1].startswith(WRITE_PREFIXES) for a in actions), actions
+    secrets = statements["ReadPlatformAndDatabaseMasterSecrets"]["Resource"]
+    # the SecretVersions the program manages (platform/<env>/...) and the RDS-managed master secrets
+    assert secrets == [
+        "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:platform/prd/*",
+        "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:rds!*",
+    ]
+    decrypt = statements["DecryptSecretsThroughSecretsManager"]
+    assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": "secretsmanager.ap-northeast-1.amazonaws.com"}}
+    tunnel = statements["PortForwardThroughClusterTasks"]["Resource"]
+    assert "arn:aws:ecs:ap-northeast-1:123456789012:task/platform-prd/*" in tunnel
+    assert "arn:aws:ssm:ap-northeast-1::document/AWS-StartPortForwardingSessionToRemoteHost" in tunnel
+    assert not any(r.endswith("document/*") or r == "*" for r in tunnel)
+
+
+IMMUTABLE = "acme-payments@4200001/platform@9100002"
+
+
+def bootstrap_with(repository: str, stack: str = "prd") -> ProgramRun:
+    config = load_stack_config(BOOTSTRAP, stack)
+    values = dict(config.values)
+    settings = json.loads(values["platform-bootstrap:settings"])
+    settings["repository"] = repository
+    values["platform-bootstrap:settings"] = json.dumps(settings)
+    mocks = PlatformMocks(account_id=ACCOUNTS[stack], default_region="ap-northeast-1")
+    return run_program(BOOTSTRAP, project=config.project, stack=stack, config=values,
+                       secret_keys=config.secret_keys, mocks=mocks)  # fmt: skip
+
+
+def test_immutable_subjects_are_trusted_exactly() -> None:
+    run = bootstrap_with(IMMUTABLE)
+    assert subjects_allowed(trust(run, "deploy-prd")) == {f"repo:{IMMUTABLE}:environment:prd"}
+    assert subjects_allowed(trust(run, "plan")) == {f"repo:{IMMUTABLE}:environment:prd-plan"}
+    # the name-only form of the same repository is a different subject: not trusted
+    assert "repo:acme-payments/platform:environment:prd" not in subjects_allowed(trust(run, "deploy-prd"))
+    stg = bootstrap_with(IMMUTABLE, "stg")
+    assert subjects_allowed(trust(stg, "preview")) == {f"repo:{IMMUTABLE}:pull_request"}
+
+
+@pytest.mark.parametrize(
+    "repository",
+    ["acme-payments@4200001/platform", "acme-payments/platform@9100002", "acme@x/platform@1", "acme/*",
+     "acme-payments@/platform@", "acme/platform:environment:prd", "acme/plat form"],
+)  # fmt: skip
+def test_repository_must_be_one_of_the_two_subject_forms(repository: str) -> None:
+    values = dict(load_stack_config(BOOTSTRAP, "prd").values)
+    settings = json.loads(values["platform-bootstrap:settings"])
+    settings["repository"] = repository
+    values["platform-bootstrap:settings"] = json.dumps(settings)
+    with pytest.raises(ConfigError, match=r"platform-bootstrap:settings\.repository"):
+        load_bootstrap_config(values, stack="prd")
+    with pytest.raises(ValueError, match="neither OWNER/REPO nor"):
+        github_subject(repository, environment="prd")

@@ -235,3 +235,12 @@ def test_a_missing_secure_key_fails_a_real_run_naming_it(stack_values: Values) -
 
     with pytest.raises(ConfigMissingError, match="platform:datadogApiKey"):
         run_program(program, project="platform", stack="stg", config=stack_values("stg"), secret_keys=[], mocks=mocks)
+
+
+def test_the_repository_may_be_either_github_subject_form(stack_values: Values) -> None:
+    immutable = "acme-payments@4200001/platform@9100002"
+    values = with_area(stack_values("prd"), "platform:general", _set(["repository"], immutable))
+    assert load_platform_config(values, stack="prd").general.repository == immutable
+    for wrong in ("acme-payments@4200001/platform", "acme/*"):
+        assert_rejected(stack_values("prd"), "platform:general", _set(["repository"], wrong),
+                        "platform:general.repository", stack="prd")  # fmt: skip
