@@ -5,6 +5,7 @@
     python -m tools.ci comment --stack stg --source offline     post or update the sticky comment
     python -m tools.ci verdict --stack stg --source offline     fail the job when that preview failed
     python -m tools.ci pr-comment --base origin/main [--stack stg]   the offline comments, locally
+    python -m tools.ci plan | apply | drift | drift-report ...   deploys and drift (tools/deploy.py)
 
 Every render command writes `build/pr/<stack>.md` (offline) or `build/pr/<stack>.engine.md` (engine): the
 exact body that is posted, and a verdict file beside it; it exits 0 whenever a body was written,
@@ -18,18 +19,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from tools import deploy, gha, pulumi_cli
 from tools.github_comment import DEFAULT_API, GitHubError, github, upsert
 from tools.pr import BUILD_DIR, PROJECT_DIR, GitError, diff_pair, materialise, start_pair, working_commit
 from tools.pr_comment import SOURCES, Preview, RunInfo, from_engine_events, from_preview_digest, render
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-ENGINE_TIMEOUT_SECONDS = 3_000
 
 
 @dataclass(frozen=True)
@@ -52,6 +51,11 @@ class Outputs:
         return self.out_dir / f"{self.stack}.{self.source}.{suffix}"
 
 
+def run_info() -> RunInfo:
+    """The commit the comment describes (a PR's head, not GitHub's merge commit) and a link to this run."""
+    return RunInfo(commit=gha.commit(), run_url=gha.run_url())
+
+
 def write_result(outputs: Outputs, preview: Preview, run: RunInfo) -> str:
     body = render(preview, run)
     outputs.out_dir.mkdir(parents=True, exist_ok=True)
@@ -62,42 +66,8 @@ def write_result(outputs: Outputs, preview: Preview, run: RunInfo) -> str:
     )  # fmt: skip
     verdict = {"stack": outputs.stack, "source": outputs.source, "ok": not preview.failed, "reason": reason[:2_000]}
     outputs.verdict.write_text(json.dumps(verdict, indent=2, sort_keys=True) + "\n")
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        with open(summary, "a", encoding="utf-8") as out:
-            out.write(body + "\n")
+    gha.append_summary(body)
     return body
-
-
-# ------------------------------------------------------------------------------------------ GitHub context
-
-
-def event() -> dict[str, Any]:
-    path = os.environ.get("GITHUB_EVENT_PATH")
-    if not path or not Path(path).is_file():
-        return {}
-    loaded = json.loads(Path(path).read_text())
-    return loaded if isinstance(loaded, dict) else {}
-
-
-def run_info() -> RunInfo:
-    """The commit the comment describes (a PR's head, not GitHub's merge commit) and a link to this run."""
-    pull = event().get("pull_request") or {}
-    commit = str((pull.get("head") or {}).get("sha") or os.environ.get("GITHUB_SHA") or working_commit())
-    server, repo, run_id = (os.environ.get(k, "") for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
-    url = f"{server}/{repo}/actions/runs/{run_id}" if server and repo and run_id else ""
-    attempt = os.environ.get("GITHUB_RUN_ATTEMPT", "")
-    if url and attempt and attempt != "1":
-        url += f"/attempts/{attempt}"
-    return RunInfo(commit=commit, run_url=url)
-
-
-def from_fork(payload: dict[str, Any]) -> bool:
-    """A fork's pull_request token is read-only: it cannot comment (403), so the job summary carries the body."""
-    pull = payload.get("pull_request") or {}
-    head_repo = ((pull.get("head") or {}).get("repo") or {}).get("full_name")
-    base_repo = ((pull.get("base") or {}).get("repo") or {}).get("full_name")
-    return bool(pull) and head_repo != base_repo
 
 
 # ------------------------------------------------------------------------------------------------ commands
@@ -139,42 +109,21 @@ def pr_comment(base_ref: str, stacks: list[str], *, out_dir: Path = BUILD_DIR) -
     return EXIT_OK
 
 
-def pulumi_preview_command(stack: str) -> list[str]:
-    """The real preview, with the policy pack and its per-stack config. Streaming JSON (the env variable
-    below) gives one engine event per line: steps, diagnostics and policy events of the same run; the
-    default `--json` digest drops policy events (pulumi/pulumi#18851)."""
-    return ["pulumi", "preview", "--stack", stack, "--json", "--non-interactive", "--color", "never",
-            "--policy-pack", "policies", "--policy-pack-config", f"policies/config/{stack}.json"]  # fmt: skip
-
-
 def pr_engine(stack: str, *, out_dir: Path = BUILD_DIR, cwd: Path = PROJECT_DIR) -> int:
     """Run the real `pulumi preview` (credentials come from the environment) and write its comment."""
     outputs = Outputs(stack, "engine", out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PULUMI_ENABLE_STREAMING_JSON_PREVIEW": "true", "PULUMI_SKIP_UPDATE_CHECK": "true"}
-    events, log = outputs.raw("jsonl"), outputs.raw("log")
-    try:
-        with events.open("wb") as stdout, log.open("wb") as stderr:
-            code = subprocess.run(
-                pulumi_preview_command(stack), cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=stdout,
-                stderr=stderr, timeout=ENGINE_TIMEOUT_SECONDS, check=False,
-            ).returncode  # fmt: skip
-    except FileNotFoundError:
-        log.write_text("the pulumi CLI is not on PATH\n")
-        code = 127
-    except subprocess.TimeoutExpired:
-        log.write_text(log.read_text() + f"\nthe preview did not finish within {ENGINE_TIMEOUT_SECONDS} s\n")
-        code = 124
-    text = events.read_text(errors="replace")
+    result = pulumi_cli.run(pulumi_cli.preview_command(stack), stdout=outputs.raw("jsonl"), log=outputs.raw("log"),
+                            cwd=cwd)  # fmt: skip
+    text = result.output
     preview = from_engine_events(text, stack)
     if not preview.changes and preview.verdict is None and text.lstrip().startswith("{") and "\n{" not in text:
         preview = from_preview_digest(text, stack)  # a CLI that ignores the streaming variable
-    if code != 0:
+    if result.code != 0:
         if not preview.failed:  # a mandatory violation explains the exit code by itself
-            preview.errors.append(f"pulumi preview exited {code}")
-        preview.log_tail = log.read_text(errors="replace")
+            preview.errors.append(f"pulumi preview exited {result.code}")
+        preview.log_tail = result.log_text
     write_result(outputs, preview, run_info())
-    print(f"{stack}: pulumi preview exited {code}; wrote {outputs.body}")
+    print(f"{stack}: pulumi preview exited {result.code}; wrote {outputs.body}")
     return EXIT_OK
 
 
@@ -192,18 +141,16 @@ def comment(stack: str, source: str, *, out_dir: Path = BUILD_DIR) -> int:
     outputs = Outputs(stack, source, out_dir)
     run = run_info()
     body = outputs.body.read_text() if outputs.body.is_file() else fallback_body(outputs, run)
-    payload = event()
+    payload = gha.event()
     number = (payload.get("pull_request") or {}).get("number")
     repo = os.environ.get("GITHUB_REPOSITORY", "")
     if not number or not repo:
         print("error: no pull request in GITHUB_EVENT_PATH, or GITHUB_REPOSITORY unset", file=sys.stderr)
         return EXIT_USAGE
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if from_fork(payload):
+    if gha.from_fork(payload):
         print(f"::notice::a fork's token cannot comment; the {SOURCES[source]} of {stack} is in the job summary")
-        if summary and not outputs.body.is_file():
-            with open(summary, "a", encoding="utf-8") as out:
-                out.write(body + "\n")
+        if not outputs.body.is_file():
+            gha.append_summary(body)
         return EXIT_OK
     token = os.environ.get("GH_TOKEN", "")
     if not token:
@@ -248,8 +195,26 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("comment", "verdict"):
         sub = commands.add_parser(name)
         sub.add_argument("--stack", required=True)
-        sub.add_argument("--source", choices=sorted(SOURCES), required=True)
+        sub.add_argument("--source", choices=["engine", "offline"], required=True)
+    for name, text in (("plan", "preview a deploy and record its plan"), ("drift", "what a refresh would change")):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("--stack", required=True)
+        sub.add_argument("--tunnels", action="store_true", help="open the database tunnels first")
+    applying = commands.add_parser("apply", help="pulumi up, when the approved plan still holds")
+    applying.add_argument("--stack", required=True)
+    applying.add_argument("--plan-dir", type=Path, required=True, help="where the plan job's record was downloaded")
+    applying.add_argument("--tunnels", action="store_true", help="open the database tunnels first")
+    report = commands.add_parser("drift-report", help="open, update or close the stack's drift issue")
+    report.add_argument("--stack", required=True)
     args = parser.parse_args(argv)
+    if args.command == "plan":
+        return deploy.plan(args.stack, tunnels=args.tunnels)
+    if args.command == "apply":
+        return deploy.apply(args.stack, args.plan_dir, tunnels=args.tunnels)
+    if args.command == "drift":
+        return deploy.drift(args.stack, tunnels=args.tunnels)
+    if args.command == "drift-report":
+        return deploy.drift_report(args.stack)
     if args.command == "pr-offline":
         return pr_offline(args.stack, args.base_dir)
     if args.command == "pr-comment":

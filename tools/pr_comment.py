@@ -28,7 +28,7 @@ BUDGET = GITHUB_LIMIT - 1_536
 """Room for the trimming notes and for GitHub counting some characters as more than one."""
 OPS = ("create", "update", "replace", "delete")
 SYMBOLS = {"create": "+", "update": "~", "replace": "+-", "delete": "-"}
-SOURCES = {"offline": "offline desired state", "engine": "pulumi preview"}
+SOURCES = {"offline": "offline desired state", "engine": "pulumi preview", "plan": "deploy plan"}
 SUPPRESSED_POLICY = "suppressed-findings"
 _ENGINE_OPS = {"create": "create", "update": "update", "replace": "replace", "delete": "delete", "import": "create"}
 """Logical engine ops shown as changes. A replacement also emits `create-replacement` and `delete-replaced`

@@ -91,3 +91,39 @@ def _replace_secure(path: str, value: Any) -> tuple[Any, bool]:
         items = [_replace_secure(f"{path}[{i}]", v) for i, v in enumerate(value)]
         return [v for v, _ in items], any(s for _, s in items)
     return value, False
+
+
+def tunnel_targets(config: StackConfig) -> list[tuple[str, str]]:
+    """Each database and the app service whose task the deploy tunnels through to reach it: the first of
+    its clients (in the order the stack file lists them) that is a long-running app, not a batch."""
+    databases = config.config_value(f"{config.project}:databases") or {}
+    apps = (config.config_value(f"{config.project}:apps") or {}).get("services") or {}
+    targets = []
+    for key, database in sorted(databases.items()):
+        clients = [c for c in (database or {}).get("clients", []) if c in apps]
+        if not clients:
+            raise StackFileError(f"databases.{key}.clients: no app among them, so no task can reach {key}")
+        targets.append((key, clients[0]))
+    return targets
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m tools.stack_config tunnels <stack>`: `<database> <app>` lines for scripts/db-tunnels.sh."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2 or args[0] != "tunnels":
+        print("usage: python -m tools.stack_config tunnels <stack>", file=sys.stderr)
+        return 2
+    try:
+        targets = tunnel_targets(load_stack_config(Path.cwd(), args[1]))
+    except StackFileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    for database, app in targets:
+        print(database, app)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -6,17 +6,30 @@ pipefail {0}` for `shell: bash`), `${{ }}` expressions substituted into env and 
 conditions with GitHub's status functions, `$GITHUB_OUTPUT`, `$GITHUB_ENV`, `$GITHUB_PATH`,
 `$GITHUB_STEP_SUMMARY` and `$GITHUB_EVENT_PATH` with the event payload.
 
+`WorkflowRun` runs a whole workflow as GitHub schedules it: jobs in `needs` order, each on a fresh clone
+of the commit, skipped when a job it needs did not succeed or its `if:` is false; matrix `include`
+entries; local reusable workflows (`uses: ./.github/workflows/x.yml`) with their `inputs`; a job with an
+`environment` waits for `approve(environment, jobs finished so far)`, as required reviewers do (a
+rejection fails the job, its steps never run); artifacts pass between jobs only through
+upload/download. Background processes a step leaves (the database tunnels) end with their job.
+
 What is a STAND-IN (labelled as such, never evidence of a real engine or AWS run): the `uses:` actions.
 `actions/checkout` clones the test repository; `actions/setup-python` links this project's installed
-virtualenv (GitHub's pip cache, warm); `pulumi/actions` puts `standins/pulumi` on PATH; and
-`aws-actions/configure-aws-credentials` exports placeholder credentials (or fails, when told to).
+virtualenvs (GitHub's cache, warm); `pulumi/actions` puts `standins/` (pulumi, aws,
+session-manager-plugin) on PATH; `aws-actions/configure-aws-credentials` hands out placeholder
+credentials that name the role (as step outputs with `output-credentials`, in the job's environment
+unless `output-env-credentials: false`), or fails when told to; `actions/upload-artifact` and
+`actions/download-artifact` copy files through a directory shared by the jobs of one run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -46,10 +59,16 @@ class StepResult:
 class JobResult:
     steps: list[StepResult]
     summary: str
+    skipped: bool = False
+    """The job never started (a job it needs failed, or its `if:` was false)."""
+    rejected: bool = False
+    """Its environment's reviewers rejected it."""
 
     @property
     def conclusion(self) -> str:
-        return "failure" if any(s.outcome == "failure" for s in self.steps) else "success"
+        if self.skipped:
+            return "skipped"
+        return "failure" if self.rejected or any(s.outcome == "failure" for s in self.steps) else "success"
 
     def step(self, name: str) -> StepResult:
         return next(s for s in self.steps if s.name == name)
@@ -71,12 +90,28 @@ class Job:
     env: dict[str, str] = field(default_factory=dict)
     """Extra process environment: the stand-ins' settings (API URL, fixture to replay, ...)."""
     fail_credentials: bool = False
+    event_name: str = "pull_request"
+    ref: str = "refs/pull/1/merge"
+    sha: str = "0" * 40
+    """GitHub's merge commit on a pull request: never what a comment should name."""
+    inputs: dict[str, Any] = field(default_factory=dict)
+    artifacts: Path | None = None
+    approve: Callable[[str], bool] | None = None
 
     def run(self) -> JobResult:
         document = _load(self.workspace / ".github" / "workflows" / self.workflow)
         job = document["jobs"][self.job]
         runner = self.workspace.parent / f"runner-{self.job}"
         runner.mkdir(exist_ok=True)
+        self._groups: list[int] = []
+        try:
+            return self._run(document, job, runner)
+        finally:
+            for group in self._groups:  # GitHub ends a job's leftover processes with the job
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(group, signal.SIGKILL)
+
+    def _run(self, document: dict[str, Any], job: dict[str, Any], runner: Path) -> JobResult:
         files = {name: runner / name for name in ("output", "env", "path", "summary", "event.json")}
         files["summary"].write_text("")
         files["event.json"].write_text(json.dumps(self.event))
@@ -88,9 +123,10 @@ class Job:
             "GITHUB_ACTIONS": "true",
             "GITHUB_WORKSPACE": str(self.workspace),
             "GITHUB_REPOSITORY": self.repository,
-            "GITHUB_EVENT_NAME": "pull_request",
+            "GITHUB_EVENT_NAME": self.event_name,
             "GITHUB_EVENT_PATH": str(files["event.json"]),
-            "GITHUB_SHA": "0" * 40,  # GitHub's merge commit: never what the comment should name
+            "GITHUB_SHA": self.sha,
+            "GITHUB_REF": self.ref,
             "GITHUB_SERVER_URL": "https://github.com",
             "GITHUB_RUN_ID": "4242",
             "GITHUB_RUN_ATTEMPT": "1",
@@ -100,14 +136,22 @@ class Job:
         }
         context = {
             "github": {"event": self.event, "repository": self.repository, "token": "workflow-token",
-                       "ref": "refs/pull/1/merge", "server_url": "https://github.com", "run_id": "4242"},
+                       "ref": self.ref, "sha": self.sha, "event_name": self.event_name,
+                       "server_url": "https://github.com", "run_id": "4242"},
             "matrix": self.matrix,
+            "inputs": self.inputs,
             "steps": {},
             "env": {},
         }  # fmt: skip
         shell = BASH_SHELL if (document.get("defaults") or {}).get("run", {}).get("shell") == "bash" else DEFAULT_SHELL
         env = {**_evaluate_env(document.get("env"), context), **_evaluate_env(job.get("env"), context)}
         context["env"] = env
+        environment = job.get("environment")
+        if environment is not None:
+            name = substitute(str(environment.get("name") if isinstance(environment, dict) else environment), context)
+            if self.approve is not None and not self.approve(name):
+                return JobResult([StepResult(s.get("name") or s.get("uses") or "run", "skipped") for s in job["steps"]],
+                                 files["summary"].read_text(), rejected=True)  # fmt: skip
         extra_path: list[str] = []
         results: list[StepResult] = []
         failed = False
@@ -124,15 +168,19 @@ class Job:
             full_env = {**process_env, **step_env, "GITHUB_OUTPUT": str(files["output"]),
                         "GITHUB_ENV": str(files["env"]), "GITHUB_PATH": str(files["path"])}  # fmt: skip
             full_env["PATH"] = os.pathsep.join([*reversed(extra_path), process_env["PATH"]])
+            action_outputs: dict[str, str] = {}
             if "uses" in step:
-                outcome, output = self._action(step, context, full_env, extra_path)
+                outcome, output, action_outputs = self._action(step, context, full_env, extra_path, files["env"])
             else:
                 script = runner / f"step-{index}.sh"
                 script.write_text(substitute(step["run"], context))
-                done = subprocess.run([*shell, str(script)], cwd=self.workspace, env=full_env, capture_output=True,
-                                      text=True, stdin=subprocess.DEVNULL, timeout=600, check=False)  # fmt: skip
-                outcome, output = ("success" if done.returncode == 0 else "failure"), done.stdout + done.stderr
-            outputs = _key_values(files["output"].read_text())
+                with subprocess.Popen([*shell, str(script)], cwd=self.workspace, env=full_env, text=True,
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                      start_new_session=True) as process:  # fmt: skip
+                    self._groups.append(process.pid)
+                    output, _ = process.communicate(timeout=600)
+                outcome = "success" if process.returncode == 0 else "failure"
+            outputs = {**_key_values(files["output"].read_text()), **action_outputs}
             env.update(_key_values(files["env"].read_text()))
             extra_path += [line for line in files["path"].read_text().splitlines() if line]
             if step.get("id"):
@@ -142,43 +190,180 @@ class Job:
         return JobResult(results, files["summary"].read_text())
 
     def _action(
-        self, step: dict[str, Any], context: dict[str, Any], env: dict[str, str], extra_path: list[str]
-    ) -> tuple[str, str]:
+        self, step: dict[str, Any], context: dict[str, Any], env: dict[str, str], extra_path: list[str], env_file: Path
+    ) -> tuple[str, str, dict[str, str]]:
         """STAND-INS for the actions a job uses (see the module docstring)."""
         action = step["uses"].split("@", 1)[0]
-        inputs = {k: substitute(str(v), context) for k, v in (step.get("with") or {}).items()}
-        if action == "actions/checkout":
-            if "path" not in inputs:
-                return "success", "stand-in: the workspace is already a fresh clone"
-            target = self.workspace / inputs["path"]
-            clone = subprocess.run(["git", "clone", "-q", str(self.workspace / ".git"), str(target)],
-                                   capture_output=True, text=True, check=False)  # fmt: skip
-            checkout = subprocess.run(["git", "-C", str(target), "checkout", "-q", inputs.get("ref", "HEAD")],
-                                      capture_output=True, text=True, check=False)  # fmt: skip
-            ok = clone.returncode == 0 and checkout.returncode == 0
-            if not ok:  # as actions/checkout leaves it: a directory without the files
-                subprocess.run(["rm", "-rf", str(target)], check=True)
-                target.mkdir()
-            return ("success" if ok else "failure"), clone.stderr + checkout.stderr
-        if action == "actions/setup-python":
-            link = self.workspace / "venv"
-            if not link.exists():
-                link.symlink_to(ROOT / "venv")
-            (link / ".installed").touch()  # the warm cache: installed and newer than the clone's requirements
-            policy_venv = self.workspace / "policies" / "venv"
-            if not policy_venv.exists():
-                policy_venv.symlink_to(ROOT / "venv")  # it has pulumi-policy (requirements-dev.txt)
-            (policy_venv / ".installed-policy").touch()
-            extra_path.append(str(ROOT / "venv" / "bin"))
-            return "success", "stand-in: this project's virtualenv, already installed"
-        if action == "pulumi/actions":
-            extra_path.append(str(STANDINS))
-            return "success", f"stand-in: {STANDINS / 'pulumi'} on PATH"
-        if action == "aws-actions/configure-aws-credentials":
-            if self.fail_credentials:
-                return "failure", "stand-in: Not authorized to perform sts:AssumeRoleWithWebIdentity"
-            return "success", "stand-in: placeholder credentials"
-        raise AssertionError(f"no stand-in for {action}")
+        inputs = {k: substitute(_to_string(v), context) for k, v in (step.get("with") or {}).items()}
+        standins: dict[str, Callable[[dict[str, str], list[str], Path], tuple[str, str, dict[str, str]]]] = {
+            "actions/checkout": self._checkout,
+            "actions/setup-python": self._setup_python,
+            "pulumi/actions": self._pulumi,
+            "aws-actions/configure-aws-credentials": self._credentials,
+            "actions/upload-artifact": self._upload,
+            "actions/download-artifact": self._download,
+        }
+        if action not in standins:
+            raise AssertionError(f"no stand-in for {action}")
+        return standins[action](inputs, extra_path, env_file)
+
+    def _checkout(
+        self, inputs: dict[str, str], extra_path: list[str], env_file: Path
+    ) -> tuple[str, str, dict[str, str]]:
+        if "path" not in inputs:
+            return "success", "stand-in: the workspace is already a fresh clone", {}
+        target = self.workspace / inputs["path"]
+        clone = subprocess.run(["git", "clone", "-q", str(self.workspace / ".git"), str(target)],
+                               capture_output=True, text=True, check=False)  # fmt: skip
+        checkout = subprocess.run(["git", "-C", str(target), "checkout", "-q", inputs.get("ref", "HEAD")],
+                                  capture_output=True, text=True, check=False)  # fmt: skip
+        ok = clone.returncode == 0 and checkout.returncode == 0
+        if not ok:  # as actions/checkout leaves it: a directory without the files
+            subprocess.run(["rm", "-rf", str(target)], check=True)
+            target.mkdir()
+        return ("success" if ok else "failure"), clone.stderr + checkout.stderr, {}
+
+    def _setup_python(
+        self, inputs: dict[str, str], extra_path: list[str], env_file: Path
+    ) -> tuple[str, str, dict[str, str]]:
+        link = self.workspace / "venv"
+        if not link.exists():
+            link.symlink_to(ROOT / "venv")
+        policy_venv = self.workspace / "policies" / "venv"
+        if not policy_venv.exists():
+            policy_venv.symlink_to(ROOT / "venv")  # it has pulumi-policy (requirements-dev.txt)
+        # the warm cache: installed and newer than the clone's requirements and locks
+        for stamp in (".installed", ".installed-runtime"):
+            (link / stamp).touch()
+        for stamp in (".installed-policy", ".installed-runtime"):
+            (policy_venv / stamp).touch()
+        extra_path.append(str(ROOT / "venv" / "bin"))
+        return "success", "stand-in: this project's virtualenv, already installed", {}
+
+    def _pulumi(self, inputs: dict[str, str], extra_path: list[str], env_file: Path) -> tuple[str, str, dict[str, str]]:
+        extra_path.append(str(STANDINS))
+        return "success", f"stand-in: {STANDINS}/{{pulumi,aws,session-manager-plugin}} on PATH", {}
+
+    def _credentials(
+        self, inputs: dict[str, str], extra_path: list[str], env_file: Path
+    ) -> tuple[str, str, dict[str, str]]:
+        if self.fail_credentials:
+            return "failure", "stand-in: Not authorized to perform sts:AssumeRoleWithWebIdentity", {}
+        role = inputs["role-to-assume"].rsplit("/", 1)[-1]
+        account = inputs["role-to-assume"].split(":")[4]
+        allowed = [a.strip() for a in inputs.get("allowed-account-ids", "").split(",") if a.strip()]
+        if allowed and account not in allowed:
+            return "failure", f"stand-in: the credentials are for account {account}, not {allowed}", {}
+        credentials = {"aws-access-key-id": f"STANDIN-{role}", "aws-secret-access-key": "stand-in-secret",
+                       "aws-session-token": "stand-in-token", "aws-account-id": account}  # fmt: skip
+        if inputs.get("output-env-credentials", "true") != "false":
+            with env_file.open("a") as out:
+                out.write(f"AWS_ACCESS_KEY_ID=STANDIN-{role}\nAWS_SECRET_ACCESS_KEY=stand-in-secret\n")
+        outputs = credentials if inputs.get("output-credentials") == "true" else {}
+        return "success", f"stand-in: placeholder credentials of {role}", outputs
+
+    def _upload(self, inputs: dict[str, str], extra_path: list[str], env_file: Path) -> tuple[str, str, dict[str, str]]:
+        assert self.artifacts is not None, "artifacts need a WorkflowRun"
+        files = [self.workspace / line.strip() for line in inputs["path"].splitlines() if line.strip()]
+        found = [f for f in files if f.is_file()]
+        if not found:
+            outcome = "failure" if inputs.get("if-no-files-found", "warn") == "error" else "success"
+            return outcome, f"stand-in: no files found at {inputs['path']}", {}
+        root = Path(os.path.commonpath([f.parent for f in found]))  # the least common ancestor, as upload does
+        store = self.artifacts / inputs["name"]
+        for file in found:
+            (store / file.relative_to(root)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(file, store / file.relative_to(root))
+        return "success", f"stand-in: uploaded {len(found)} file(s) as {inputs['name']}", {}
+
+    def _download(
+        self, inputs: dict[str, str], extra_path: list[str], env_file: Path
+    ) -> tuple[str, str, dict[str, str]]:
+        assert self.artifacts is not None, "artifacts need a WorkflowRun"
+        store = self.artifacts / inputs["name"]
+        if not store.is_dir():
+            return "failure", f"stand-in: Artifact not found for name: {inputs['name']}", {}
+        shutil.copytree(store, self.workspace / inputs.get("path", "."), dirs_exist_ok=True)
+        return "success", f"stand-in: downloaded {inputs['name']}", {}
+
+
+@dataclass
+class WorkflowRun:
+    """A whole workflow, every job on its own fresh clone of `sha` from `origin` (see the module docstring)."""
+
+    workflow: str
+    origin: Path
+    sha: str
+    root: Path
+    event_name: str = "push"
+    ref: str = "refs/heads/main"
+    event: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    approve: Callable[[str, dict[str, JobResult]], bool] = lambda _environment, _done: True
+    approvals: list[str] = field(default_factory=list)
+    """Environments approval was asked for, in order."""
+
+    def run(self) -> dict[str, JobResult]:
+        plan = self._expand(self.workflow, prefix="", inputs={})
+        results: dict[str, JobResult] = {}
+        artifacts = self.root / "artifacts"
+        artifacts.mkdir(parents=True, exist_ok=True)
+        pending = dict(plan)
+        while pending:
+            # Of the jobs whose needs are done, the last one in the file first: GitHub may run independent
+            # jobs in any order (or at once), so a missing `needs:` must not be hidden by file order.
+            key = [k for k, spec in pending.items() if all(n in results for n in spec["needs"])][-1]
+            spec = pending.pop(key)
+            needs_ok = all(results[n].conclusion == "success" for n in spec["needs"])
+            context = {"github": {"ref": self.ref, "sha": self.sha, "event_name": self.event_name,
+                                  "event": self.event, "repository": "acme-payments/platform"},
+                       "inputs": spec["inputs"], "matrix": spec["matrix"], "needs": {}}  # fmt: skip
+            allowed = all(truthy(evaluate(str(c), context, {"failed": False})) for c in spec["if"])
+            if not needs_ok or not allowed:
+                results[key] = JobResult([], "", skipped=True)
+                continue
+            workspace = self.root / key.replace("/", "--").replace("[", "-").replace("]", "") / "repo"
+            workspace.parent.mkdir(parents=True)
+            subprocess.run(["git", "clone", "-q", str(self.origin), str(workspace)], check=True)
+            subprocess.run(["git", "-C", str(workspace), "checkout", "-q", self.sha], check=True)
+
+            def approve(environment: str) -> bool:
+                self.approvals.append(environment)
+                return self.approve(environment, dict(results))
+
+            job = Job(spec["file"], spec["job"], workspace, self.event, matrix=spec["matrix"], env=self.env,
+                      event_name=self.event_name, ref=self.ref, sha=self.sha, inputs=spec["inputs"],
+                      artifacts=artifacts, approve=approve)  # fmt: skip
+            results[key] = job.run()
+        return results
+
+    def _expand(self, workflow: str, *, prefix: str, inputs: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """Job key -> what to run: called workflows' jobs as `caller/job`, matrix entries as `job[value]`."""
+        document = _load(self.origin / ".github" / "workflows" / workflow)
+        expanded: dict[str, dict[str, Any]] = {}
+        keys: dict[str, list[str]] = {}
+        for name, job in document["jobs"].items():
+            needs = job.get("needs", [])
+            needs = [needs] if isinstance(needs, str) else needs
+            after = [k for n in needs for k in keys[n]]
+            condition = [job["if"]] if "if" in job else []
+            if str(job.get("uses", "")).startswith("./.github/workflows/"):
+                called = self._expand(job["uses"].rsplit("/", 1)[1], prefix=f"{prefix}{name}/",
+                                      inputs=dict(job.get("with") or {}))  # fmt: skip
+                for spec in called.values():
+                    spec["needs"] = [*after, *spec["needs"]]
+                    spec["if"] = [*condition, *spec["if"]]
+                expanded.update(called)
+                keys[name] = list(called)
+                continue
+            entries = (job.get("strategy") or {}).get("matrix", {}).get("include") or [{}]
+            keys[name] = []
+            for entry in entries:
+                key = f"{prefix}{name}" + (f"[{next(iter(entry.values()))}]" if entry else "")
+                expanded[key] = {"file": workflow, "job": name, "needs": after, "if": condition, "inputs": inputs,
+                                 "matrix": entry}  # fmt: skip
+                keys[name].append(key)
+        return expanded
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -188,7 +373,7 @@ def _load(path: Path) -> dict[str, Any]:
 
 
 def _evaluate_env(values: dict[str, Any] | None, context: dict[str, Any]) -> dict[str, str]:
-    return {str(k): substitute(str(v), context) for k, v in (values or {}).items()}
+    return {str(k): substitute(_to_string(v), context) for k, v in (values or {}).items()}
 
 
 def _key_values(text: str) -> dict[str, str]:

@@ -10,50 +10,17 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.workflows.repo import commit, git
 from tests.workflows.runner import ROOT, STANDINS, Job, JobResult, evaluate
 from tests.workflows.standins.github_api import FakeGitHub
 
 FIXTURES = ROOT / "tests" / "tools" / "fixtures"
 PR = 7
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
-
-
-def commit(repo: Path, message: str) -> str:
-    git(repo, "add", "-A")
-    git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", message)
-    return git(repo, "rev-parse", "HEAD")
-
-
-@pytest.fixture(scope="module")
-def origin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A repository whose first commit is this working tree as it is (committed or not)."""
-    repo = tmp_path_factory.mktemp("origin")
-    files = git(ROOT, "ls-files", "-co", "--exclude-standard").splitlines()
-    for name in files:
-        source = ROOT / name
-        if source.is_file() and not source.is_symlink():
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            (repo / name).write_bytes(source.read_bytes())
-            (repo / name).chmod(source.stat().st_mode)
-    git(repo, "init", "-q", "-b", "main")
-    commit(repo, "base")
-    return repo
-
-
-@pytest.fixture
-def api() -> Iterator[tuple[FakeGitHub, str]]:
-    github = FakeGitHub()
-    server, url = github.serve()
-    yield github, url
-    server.shutdown()
 
 
 Change = Callable[[Path], None]

@@ -1,7 +1,10 @@
-"""STAND-IN for GitHub's REST API (issue comments), served on 127.0.0.1 for workflow-step tests.
+"""STAND-IN for GitHub's REST API (issues and their comments), served on 127.0.0.1 for workflow-step tests.
 
-Implements what `tools.github_comment` calls, in GitHub's shapes: GET /repos/{owner}/{repo}/issues/{n}/comments
-(paginated by per_page and page), POST the same path, PATCH /repos/{owner}/{repo}/issues/comments/{id}.
+Implements what `tools.github_comment` and `tools.github_issues` call, in GitHub's shapes:
+GET /repos/{owner}/{repo}/issues/{n}/comments (paginated by per_page and page), POST the same path,
+PATCH /repos/{owner}/{repo}/issues/comments/{id}; GET /repos/{owner}/{repo}/issues?state=open (which,
+as GitHub's does, lists pull requests too, marked by a `pull_request` key), POST /repos/{owner}/{repo}/issues,
+PATCH /repos/{owner}/{repo}/issues/{n} (title, body, state, state_reason).
 A comment's author is `github-actions[bot]` for the workflow token and the token's name otherwise;
 `read_only` answers writes with 403, as GitHub does for a fork's pull_request token.
 """
@@ -22,6 +25,7 @@ WORKFLOW_TOKEN = "workflow-token"
 @dataclass
 class FakeGitHub:
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    issues: dict[int, dict[str, Any]] = field(default_factory=dict)
     read_only: bool = False
     requests: list[tuple[str, str]] = field(default_factory=list)
     _next_id: int = 1000
@@ -35,6 +39,15 @@ class FakeGitHub:
         }
         self.comments.setdefault(pr, []).append(comment)
         return comment
+
+    def add_issue(self, title: str, body: str, login: str, *, pull_request: bool = False) -> dict[str, Any]:
+        number = len(self.issues) + 1
+        issue: dict[str, Any] = {"number": number, "title": title, "body": body, "state": "open",
+                                 "user": {"login": login}}  # fmt: skip
+        if pull_request:
+            issue["pull_request"] = {"url": f"https://api.github.com/repos/o/r/pulls/{number}"}
+        self.issues[number] = issue
+        return issue
 
     def serve(self) -> tuple[ThreadingHTTPServer, str]:
         api = self
@@ -59,10 +72,15 @@ class FakeGitHub:
                 url = urlparse(self.path)
                 api.requests.append(("GET", url.path))
                 match = re.fullmatch(r"/repos/[^/]+/[^/]+/issues/(\d+)/comments", url.path)
-                if not match:
+                if not match and not re.fullmatch(r"/repos/[^/]+/[^/]+/issues", url.path):
                     return self._reply(404, {"message": "Not Found"})
                 query = parse_qs(url.query)
                 per_page, page = int(query.get("per_page", ["30"])[0]), int(query.get("page", ["1"])[0])
+                if re.fullmatch(r"/repos/[^/]+/[^/]+/issues", url.path):
+                    state = query.get("state", ["open"])[0]
+                    listed = [i for i in api.issues.values() if state == "all" or i["state"] == state]
+                    return self._reply(200, listed[(page - 1) * per_page : page * per_page])
+                assert match is not None
                 items = api.comments.get(int(match.group(1)), [])
                 return self._reply(200, items[(page - 1) * per_page : page * per_page])
 
@@ -73,6 +91,9 @@ class FakeGitHub:
 
             def do_POST(self) -> None:
                 api.requests.append(("POST", self.path))
+                if re.fullmatch(r"/repos/[^/]+/[^/]+/issues", self.path):
+                    body = self._body()
+                    return self._reply(201, api.add_issue(body["title"], body["body"], self._login()))
                 match = re.fullmatch(r"/repos/[^/]+/[^/]+/issues/(\d+)/comments", self.path)
                 if not match:
                     return self._reply(404, {"message": "Not Found"})
@@ -82,6 +103,10 @@ class FakeGitHub:
 
             def do_PATCH(self) -> None:
                 api.requests.append(("PATCH", self.path))
+                issue = re.fullmatch(r"/repos/[^/]+/[^/]+/issues/(\d+)", self.path)
+                if issue and int(issue.group(1)) in api.issues:
+                    api.issues[int(issue.group(1))].update(self._body())
+                    return self._reply(200, api.issues[int(issue.group(1))])
                 match = re.fullmatch(r"/repos/[^/]+/[^/]+/issues/comments/(\d+)", self.path)
                 if not match:
                     return self._reply(404, {"message": "Not Found"})
