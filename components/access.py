@@ -28,9 +28,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import Statement, policy_document, statement, static_policy_document
-from components.tags import component_tags
+from components.base import Component, Out
+from platform_config.tags import component_tags
 from platform_lib.github import subject as github_subject
+from platform_lib.iam import Statement, policy_document, statement, static_policy_document
 
 GITHUB_OIDC = "token.actions.githubusercontent.com"
 AUDIENCE = "sts.amazonaws.com"
@@ -82,12 +83,16 @@ def people_trust(principals: Sequence[str]) -> str:
     )
 
 
-class Access(pulumi.ComponentResource):
-    """Outputs: `oidc_provider_arn`, `roles` (name -> Role)."""
+class Access(Component, token="platform:access:Access"):
+    """The GitHub OIDC provider and the roles CI assumes, each trusted for exactly its subjects.
+
+    `roles` (key -> Role) are the handles."""
+
+    oidc_provider_arn: Out[pulumi.Output[str]]
+    role_arns: Out[dict[str, pulumi.Output[str]]]
 
     def __init__(self, name: str, args: AccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("platform:access:Access", name, None, opts)
-        self._name = name
+        super().__init__(name, opts)
         self._args = args
         self.tags = component_tags(service="platform", component="access")
         self.oidc_provider = aws.iam.OpenIdConnectProvider(
@@ -95,7 +100,7 @@ class Access(pulumi.ComponentResource):
             url=f"https://{GITHUB_OIDC}",
             client_id_lists=[AUDIENCE],
             tags=self.tags,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self.child(),
         )
         provider_arn = f"arn:aws:iam::{args.account_id}:oidc-provider/{GITHUB_OIDC}"
         env = args.environment
@@ -144,7 +149,8 @@ class Access(pulumi.ComponentResource):
                 ),
             )
         self.oidc_provider_arn = self.oidc_provider.arn
-        self.register_outputs({"roles": {key: role.arn for key, role in self.roles.items()}})
+        self.role_arns = {key: role.arn for key, role in self.roles.items()}
+        self.finish()
 
     def _role(self, key: str, trust: str) -> aws.iam.Role:
         role = aws.iam.Role(
@@ -153,7 +159,7 @@ class Access(pulumi.ComponentResource):
             assume_role_policy=trust,
             max_session_duration=SESSION_SECONDS,
             tags=self.tags,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self.child(),
         )
         self.roles[key] = role
         return role
@@ -163,7 +169,7 @@ class Access(pulumi.ComponentResource):
             f"{self._name}-{key}-managed",
             role=role.name,
             policy_arn=policy_arn,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self.child(),
         )
 
     def _inline(self, role: aws.iam.Role, key: str, *statements: Statement) -> None:
@@ -171,7 +177,7 @@ class Access(pulumi.ComponentResource):
             f"{self._name}-{key}-inline",
             role=role.id,
             policy=policy_document(*statements),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self.child(),
         )
 
     def _state_statements(self) -> list[Statement]:

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.alerts import AlertSpec
+from components.base import Component, Out
 from components.buckets import tls_only_statement
 from components.cluster import Cluster
-from components.context import StackContext
 from components.cron_batch import BatchSpec, CronBatch, CronBatchArgs
-from components.iam import key_policy, policy_document, statement
-from components.tags import component_tags
+from platform_config.context import StackContext
+from platform_config.tags import component_tags
+from platform_lib.iam import key_policy, policy_document, statement
 
 EVENTS = "events.amazonaws.com"
 
@@ -35,16 +35,20 @@ class BatchesArgs:
     specs: Mapping[str, BatchSpec]
 
 
-class Batches(pulumi.ComponentResource):
-    """Outputs: `batches` (name -> CronBatch), `failure_topic_arn`, `schedule_group_name`."""
+class Batches(Component, token="platform:batches:Batches"):
+    """The batches of a stack: one schedule group, one failure topic and DLQ, and a CronBatch each.
+
+    `batches` (key -> CronBatch) are the handles."""
+
+    failure_topic_arn: Out[pulumi.Output[str]]
+    schedule_group_name: Out[pulumi.Output[str]]
 
     def __init__(self, name: str, args: BatchesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("platform:batches:Batches", name, None, opts)
-        self._name = name
+        super().__init__(name, opts)
         self._context = ctx = args.context
         self.tags = component_tags(service="batch", component="batches")
         self.schedule_group = aws.scheduler.ScheduleGroup(
-            f"{name}-schedules", name=ctx.physical_name("batches"), tags=self.tags, opts=self._child()
+            f"{name}-schedules", name=ctx.physical_name("batches"), tags=self.tags, opts=self.child()
         )
         self.dead_letter_queue = aws.sqs.Queue(
             f"{name}-schedule-dlq",
@@ -52,13 +56,13 @@ class Batches(pulumi.ComponentResource):
             sqs_managed_sse_enabled=True,
             message_retention_seconds=14 * 24 * 3600,
             tags=self.tags,
-            opts=self._child(),
+            opts=self.child(),
         )
         aws.sqs.QueuePolicy(
             f"{name}-schedule-dlq-policy",
             queue_url=self.dead_letter_queue.url,
             policy=policy_document(tls_only_statement(self.dead_letter_queue.arn, service="sqs")),
-            opts=self._child(),
+            opts=self.child(),
         )
         self.batches = {
             batch: CronBatch(
@@ -73,17 +77,14 @@ class Batches(pulumi.ComponentResource):
                     schedule_group=self.schedule_group,
                     schedule_dead_letter_arn=self.dead_letter_queue.arn,
                 ),
-                opts=self._child(),
+                opts=self.child(),
             )
             for batch, spec in sorted(args.specs.items())
         }
         self._failure_alerts(args.cluster)
         self.failure_topic_arn = self.failure_topic.arn
         self.schedule_group_name = self.schedule_group.name
-        self.register_outputs({"failure_topic_arn": self.failure_topic_arn})
-
-    def _child(self, **kwargs: object) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, **kwargs)  # type: ignore[arg-type]
+        self.finish()
 
     def _failure_alerts(self, cluster: Cluster) -> None:
         ctx, name = self._context, self._name
@@ -105,14 +106,14 @@ class Batches(pulumi.ComponentResource):
                 ),
             ),
             tags=self.tags,
-            opts=self._child(protect=ctx.profile.protect_stateful),
+            opts=self.child(protect=ctx.profile.protect_stateful),
         )
         self.failure_topic = aws.sns.Topic(
             f"{name}-failures",
             name=ctx.physical_name("batch-failures"),
             kms_master_key_id=key.arn,
             tags=self.tags,
-            opts=self._child(),
+            opts=self.child(),
         )
         topic_policy = aws.sns.TopicPolicy(
             f"{name}-failures-policy",
@@ -126,7 +127,7 @@ class Batches(pulumi.ComponentResource):
                     conditions={"ArnEquals": {"aws:SourceArn": rule_arns}},
                 )
             ),
-            opts=self._child(),
+            opts=self.child(),
         )
         batches = list(self.batches.values())
         patterns = {
@@ -142,36 +143,14 @@ class Batches(pulumi.ComponentResource):
                 description=f"Batch {kind.replace('-', ' ')}: to the batch failures topic",
                 event_pattern=pattern,
                 tags=self.tags,
-                opts=self._child(),
+                opts=self.child(),
             )
             aws.cloudwatch.EventTarget(
                 f"{name}-{kind}-to-topic",
                 rule=rule.name,
                 arn=self.failure_topic.arn,
-                opts=self._child(depends_on=[topic_policy]),
+                opts=self.child(depends_on=[topic_policy]),
             )
-
-    def alerts(self) -> list[AlertSpec]:
-        return [spec for batch in self.batches.values() for spec in batch.alerts()] + [
-            schedule_dlq_alert(self._context)
-        ]
-
-
-def schedule_dlq_alert(ctx: StackContext) -> AlertSpec:
-    queue = ctx.physical_name("batch-schedules-dlq")
-    return AlertSpec(
-        key="batches.schedule-dlq",
-        service="batch",
-        resource=queue,
-        title="A scheduled batch could not be started",
-        metric=f"max:aws.sqs.approximate_number_of_messages_visible{{queuename:{queue}}}",
-        aggregation="max",
-        comparator=">",
-        critical=0,
-        priority=2,
-        runbook="EventBridge Scheduler gave up starting a state machine: read the message for the "
-        "schedule and error, fix (usually the scheduler role), then start the batch by hand.",
-    )
 
 
 def execution_failure_pattern(state_machine_arns: list[pulumi.Output[str]]) -> pulumi.Output[str]:

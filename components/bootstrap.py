@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Literal
-
 import pulumi
 import pulumi_aws as aws
-from pydantic import Field, TypeAdapter, ValidationError
 
 from components.access import Access, AccessArgs
+from components.base import Component, Out
 from components.buckets import PrivateBucket, PrivateBucketArgs
-from components.config import ConfigError, ConfigIssue, issues_from_pydantic
-from components.config.base import ConfigModel
-from components.iam import Statement, policy_document, statement
-from components.tags import component_tags
-from platform_lib.github import REPOSITORY_PATTERN
+from platform_config.bootstrap import BootstrapConfig
+from platform_config.tags import component_tags
+from platform_lib.iam import Statement, policy_document, statement
 
 KEY_ADMINISTRATION = [
     "kms:CancelKeyDeletion", "kms:Create*", "kms:Delete*", "kms:Describe*", "kms:Disable*", "kms:Enable*",
@@ -26,40 +21,15 @@ KEY_ADMINISTRATION = [
 KEY_USE = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*"]
 
 
-class BootstrapConfig(ConfigModel):
-    environment: Literal["stg", "prd"]
-    account_id: str = Field(pattern=r"^\d{12}$")
-    region: str = "ap-northeast-1"
-    repository: str = Field(pattern=REPOSITORY_PATTERN)
-    """`OWNER/REPO`, or `OWNER@OWNER_ID/REPO@REPO_ID` where GitHub issues immutable subjects."""
-    identity_account_id: str = Field(pattern=r"^\d{12}$")
-    sre_principals: tuple[str, ...] = Field(min_length=1)
-    developer_principals: tuple[str, ...] = ()
+class Bootstrap(Component, token="platform:bootstrap:Bootstrap"):
+    """What an account needs before the platform's first `pulumi up`. `access` is the handle."""
 
-
-def load_bootstrap_config(values: Mapping[str, str], *, stack: str) -> BootstrapConfig:
-    import json
-
-    key = "platform-bootstrap:settings"
-    raw = values.get(key)
-    if raw is None:
-        raise ConfigError([ConfigIssue(key, "required key is missing")])
-    try:
-        settings = TypeAdapter(BootstrapConfig).validate_python(json.loads(raw))
-    except ValidationError as error:
-        raise ConfigError(issues_from_pydantic(key, BootstrapConfig, error)) from None
-    if settings.environment != stack:
-        raise ConfigError(
-            [ConfigIssue(f"{key}.environment", f"is {settings.environment!r} but the stack is {stack!r}")]
-        )
-    return settings
-
-
-class Bootstrap(pulumi.ComponentResource):
-    """Outputs: `state_bucket_name`, `backend_url`, `secrets_provider`, `access`."""
+    state_bucket_name: Out[pulumi.Output[str]]
+    backend_url: Out[pulumi.Output[str]]
+    secrets_provider: Out[str]
 
     def __init__(self, name: str, settings: BootstrapConfig, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("platform:bootstrap:Bootstrap", name, None, opts)
+        super().__init__(name, opts)
         env, account = settings.environment, settings.account_id
         tags = {**component_tags(service="platform", component="bootstrap"), "Env": env, "Project": "platform"}
         provider = aws.Provider(
@@ -67,7 +37,7 @@ class Bootstrap(pulumi.ComponentResource):
             region=settings.region,
             allowed_account_ids=[account],
             default_tags=aws.ProviderDefaultTagsArgs(tags={"ManagedBy": "pulumi", "Repository": settings.repository}),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self.child(),
         )
         child = pulumi.ResourceOptions(parent=self, provider=provider)
         # State and its key are never deleted by a refactor: everything else is rebuilt from them.
@@ -131,7 +101,7 @@ class Bootstrap(pulumi.ComponentResource):
         self.state_bucket_name = state.name
         self.backend_url = state.name.apply(lambda bucket: f"s3://{bucket}")
         self.secrets_provider = f"awskms://alias/pulumi-{env}?region={settings.region}"
-        self.register_outputs({"backend_url": self.backend_url, "secrets_provider": self.secrets_provider})
+        self.finish()
 
 
 def secrets_key_policy(account_id: str, users: list[pulumi.Output[str]]) -> pulumi.Output[str]:

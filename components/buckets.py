@@ -3,13 +3,12 @@ disabled, default encryption, versioning, lifecycle expiry, and a policy that re
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import Statement, policy_document, statement
+from platform_lib.iam import Statement, policy_document, statement
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -124,6 +123,3 @@ def tls_only_statement(resource_arn: pulumi.Output[str], *, service: str = "s3")
         principals={"AWS": "*"},
         conditions={"Bool": {"aws:SecureTransport": "false"}},
     )
-
-
-ArnOf = Callable[[str], pulumi.Output[str]]

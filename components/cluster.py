@@ -12,14 +12,14 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.alerts import AlertSpec
+from components.base import Component, Out
 from components.buckets import PrivateBucket, PrivateBucketArgs
-from components.config.apps import LoadBalancerConfig
-from components.containers import DatadogSettings
-from components.context import StackContext
-from components.iam import statement
 from components.secrets import SecretRef, as_secret
-from components.tags import component_tags
+from platform_config.apps import LoadBalancerConfig
+from platform_config.context import StackContext
+from platform_config.tags import component_tags
+from platform_lib.containers import DatadogSettings
+from platform_lib.iam import statement
 
 HTTP, HTTPS = 80, 443
 ELB_LOG_ACCOUNTS = {
@@ -45,13 +45,21 @@ class ClusterArgs:
     """The Datadog API key (a Pulumi secret); stored once in Secrets Manager for every task's sidecars."""
 
 
-class Cluster(pulumi.ComponentResource):
-    """Outputs: `cluster_arn`, `cluster_name`, `https_listener_arn`, `alb_security_group_id`,
-    `alb_dns_name`, `exec_key_arn`, `exec_log_group_arn`, `datadog` (site and API key secret)."""
+class Cluster(Component, token="platform:apps:Cluster"):
+    """The ECS cluster, its exec key and log, the public load balancer and the Datadog key secret.
+
+    `datadog` (site and API key secret) and `datadog_secret` are what tasks read."""
+
+    cluster_arn: Out[pulumi.Output[str]]
+    cluster_name: Out[str]
+    https_listener_arn: Out[pulumi.Output[str]]
+    alb_security_group_id: Out[pulumi.Output[str]]
+    alb_dns_name: Out[pulumi.Output[str]]
+    exec_key_arn: Out[pulumi.Output[str]]
+    exec_log_group_arn: Out[pulumi.Output[str]]
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("platform:apps:Cluster", name, None, opts)
-        self._name = name
+        super().__init__(name, opts)
         self._context = ctx = args.context
         protect = ctx.profile.protect_stateful
         self.tags = component_tags(service="platform", component="cluster")
@@ -63,14 +71,14 @@ class Cluster(pulumi.ComponentResource):
             enable_key_rotation=True,
             deletion_window_in_days=ctx.profile.kms_deletion_window_days,
             tags=self.tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=protect),
+            opts=self.child(protect=protect),
         )
         self.exec_log_group = aws.cloudwatch.LogGroup(
             f"{name}-exec-logs",
             name=f"/platform/{ctx.environment}/ecs-exec",
             retention_in_days=ctx.profile.log_retention_days,
             tags=self.tags,
-            opts=self._child(),
+            opts=self.child(),
         )
         self.cluster = aws.ecs.Cluster(
             f"{name}-cluster",
@@ -87,7 +95,7 @@ class Cluster(pulumi.ComponentResource):
                 )
             ),
             tags=self.tags,
-            opts=self._child(),
+            opts=self.child(),
         )
         self.capacity_providers = aws.ecs.ClusterCapacityProviders(
             f"{name}-capacity",
@@ -98,7 +106,7 @@ class Cluster(pulumi.ComponentResource):
                     capacity_provider="FARGATE", base=1, weight=1
                 )
             ],
-            opts=self._child(),
+            opts=self.child(),
         )
         self.datadog_api_key_secret = aws.secretsmanager.Secret(
             f"{name}-datadog-api-key",
@@ -106,13 +114,13 @@ class Cluster(pulumi.ComponentResource):
             description="Datadog API key for the agent and log router sidecars",
             kms_key_id=self.key.arn,
             tags=self.tags,
-            opts=self._child(),
+            opts=self.child(),
         )
         aws.secretsmanager.SecretVersion(
             f"{name}-datadog-api-key-value",
             secret_id=self.datadog_api_key_secret.id,
             secret_string=as_secret(args.datadog_api_key),
-            opts=self._child(),
+            opts=self.child(),
         )
         self.datadog = DatadogSettings(site=args.datadog_site, api_key_secret_arn=self.datadog_api_key_secret.arn)
         self.datadog_secret = SecretRef(arn=self.datadog_api_key_secret.arn, kms_key_arn=self.key.arn)
@@ -122,17 +130,7 @@ class Cluster(pulumi.ComponentResource):
         self.cluster_arn = self.cluster.arn
         self.exec_key_arn = self.key.arn
         self.exec_log_group_arn = self.exec_log_group.arn
-        self.register_outputs(
-            {
-                "cluster_arn": self.cluster_arn,
-                "cluster_name": self.cluster_name,
-                "alb_dns_name": self.alb_dns_name,
-                "https_listener_arn": self.https_listener_arn,
-            }
-        )
-
-    def _child(self, **kwargs: object) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, **kwargs)  # type: ignore[arg-type]
+        self.finish()
 
     def _load_balancer(self, args: ClusterArgs, protect: bool) -> None:
         ctx, name, settings = self._context, self._name, args.load_balancer
@@ -142,7 +140,7 @@ class Cluster(pulumi.ComponentResource):
             vpc_id=args.vpc_id,
             description="Public load balancer: HTTP and HTTPS from anywhere, out only to app tasks",
             tags={**self.tags, "Name": ctx.physical_name("alb")},
-            opts=self._child(),
+            opts=self.child(),
         )
         for port in (HTTP, HTTPS):
             aws.vpc.SecurityGroupIngressRule(
@@ -153,7 +151,7 @@ class Cluster(pulumi.ComponentResource):
                 to_port=port,
                 cidr_ipv4="0.0.0.0/0",
                 description="Clients on the internet" + (" (redirected to HTTPS)" if port == HTTP else ""),
-                opts=self._child(),
+                opts=self.child(),
             )
         self.alb = aws.lb.LoadBalancer(
             f"{name}-alb",
@@ -170,7 +168,7 @@ class Cluster(pulumi.ComponentResource):
             ),
             tags=self.tags,
             # ELB checks it can write to the bucket when access logs are switched on.
-            opts=self._child(depends_on=[bucket_policy]),
+            opts=self.child(depends_on=[bucket_policy]),
         )
         self.https_listener = aws.lb.Listener(
             f"{name}-https",
@@ -188,7 +186,7 @@ class Cluster(pulumi.ComponentResource):
                 )
             ],
             tags=self.tags,
-            opts=self._child(),
+            opts=self.child(),
         )
         aws.lb.Listener(
             f"{name}-http-redirect",
@@ -204,7 +202,7 @@ class Cluster(pulumi.ComponentResource):
                 )
             ],
             tags=self.tags,
-            opts=self._child(),
+            opts=self.child(),
         )
         self.https_listener_arn = self.https_listener.arn
         self.alb_security_group_id = self.alb_security_group.id
@@ -240,26 +238,3 @@ class Cluster(pulumi.ComponentResource):
                 principals=principal,
             )
         )
-
-    def alerts(self) -> list[AlertSpec]:
-        return load_balancer_alerts(self.alb_name)
-
-
-def load_balancer_alerts(alb_name: str) -> list[AlertSpec]:
-    """5xx answered by the load balancer itself (no healthy target, timeouts)."""
-    return [
-        AlertSpec(
-            key="cluster.alb.elb-5xx",
-            service="api",
-            resource=alb_name,
-            title=f"{alb_name} returns 5xx itself",
-            metric=f"sum:aws.applicationelb.httpcode_elb_5xx{{loadbalancer:app/{alb_name}/*}}.as_count()",
-            aggregation="sum",
-            comparator=">",
-            critical=50,
-            warning=10,
-            priority=2,
-            runbook="The load balancer answers 5xx when no target is healthy or targets time out: "
-            "check the services' running tasks and the target groups' health.",
-        )
-    ]

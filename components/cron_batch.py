@@ -14,15 +14,16 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.alerts import AlertSpec
+from components.base import Component, Out
 from components.cluster import Cluster
-from components.config.batches import BatchConfig
-from components.containers import DatadogTags
-from components.context import StackContext
+from components.connections import Endpoint
 from components.fargate_task import ContainerSecret, FargateTask, FargateTaskSpec, ImageRef
-from components.iam import policy_document, service_trust_policy, statement
-from components.state_machines import run_task_definition
-from components.tags import component_tags
+from platform_config.batches import BatchConfig
+from platform_config.context import StackContext
+from platform_config.tags import component_tags
+from platform_lib.containers import DatadogTags
+from platform_lib.iam import policy_document, service_trust_policy, statement
+from platform_lib.state_machines import run_task_definition
 
 MANAGED_RULE = "rule/StepFunctionsGetEventsForECSTaskRule"
 LOG_DELIVERY_ACTIONS = [
@@ -55,13 +56,18 @@ class CronBatchArgs:
     schedule_dead_letter_arn: pulumi.Input[str]
 
 
-class CronBatch(pulumi.ComponentResource):
-    """Outputs: `state_machine_arn`, `task_definition_family`, `security_group_id`, `task_role`,
-    `execution_role`, `schedule_name`."""
+class CronBatch(Component, token="platform:batches:CronBatch"):
+    """One scheduled batch: a Step Functions state machine running its Fargate task, and its schedule.
+
+    `task_role` and `execution_role` are the handles grants attach to; connectable (`endpoint`)."""
+
+    state_machine_arn: Out[pulumi.Output[str]]
+    task_definition_family: Out[str]
+    security_group_id: Out[pulumi.Output[str]]
+    schedule_name: Out[str]
 
     def __init__(self, name: str, args: CronBatchArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("platform:batches:CronBatch", name, None, opts)
-        self._name = name
+        super().__init__(name, opts)
         self._context = ctx = args.context
         self._settings = settings = args.spec.settings
         image, secrets = args.spec.image, args.spec.secrets
@@ -100,16 +106,7 @@ class CronBatch(pulumi.ComponentResource):
         self.state_machine_arn = self.state_machine.arn
         self.security_group_id = self.security_group.id
         self.schedule_name = self.physical_name
-        self.register_outputs(
-            {
-                "state_machine_arn": self.state_machine_arn,
-                "task_definition_family": self.task_definition_family,
-                "security_group_id": self.security_group_id,
-            }
-        )
-
-    def _child(self, **kwargs: object) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, **kwargs)  # type: ignore[arg-type]
+        self.finish()
 
     def _state_machine(self, args: CronBatchArgs) -> aws.sfn.StateMachine:
         ctx, name, settings = self._context, self._name, self._settings
@@ -119,7 +116,7 @@ class CronBatch(pulumi.ComponentResource):
             name=f"/aws/vendedlogs/states/{self.physical_name}",
             retention_in_days=ctx.profile.log_retention_days,
             tags=self.tags,
-            opts=self._child(),
+            opts=self.child(),
         )
         role = aws.iam.Role(
             f"{name}-state-machine-role",
@@ -130,7 +127,7 @@ class CronBatch(pulumi.ComponentResource):
             ),
             max_session_duration=3600,
             tags=self.tags,
-            opts=self._child(),
+            opts=self.child(),
         )
         family_arn = ctx.arn("ecs", f"task-definition/{self.task_definition_family}")
         aws.iam.RolePolicy(
@@ -178,7 +175,7 @@ class CronBatch(pulumi.ComponentResource):
                     ["*"],
                 ),
             ),
-            opts=self._child(),
+            opts=self.child(),
         )
         definition = run_task_definition(
             comment=f"{self.physical_name}: {' '.join(settings.command)}",
@@ -204,7 +201,7 @@ class CronBatch(pulumi.ComponentResource):
             ),
             tracing_configuration=aws.sfn.StateMachineTracingConfigurationArgs(enabled=True),
             tags=self.tags,
-            opts=self._child(),
+            opts=self.child(),
         )
 
     def _schedule(self, args: CronBatchArgs) -> aws.scheduler.Schedule:
@@ -219,7 +216,7 @@ class CronBatch(pulumi.ComponentResource):
             ),
             max_session_duration=3600,
             tags=self.tags,
-            opts=self._child(),
+            opts=self.child(),
         )
         aws.iam.RolePolicy(
             f"{name}-scheduler-policy",
@@ -228,7 +225,7 @@ class CronBatch(pulumi.ComponentResource):
                 statement("StartThisBatch", ["states:StartExecution"], [self.state_machine.arn]),
                 statement("DeadLetterUndeliveredStarts", ["sqs:SendMessage"], [args.schedule_dead_letter_arn]),
             ),
-            opts=self._child(),
+            opts=self.child(),
         )
         return aws.scheduler.Schedule(
             f"{name}-schedule",
@@ -248,37 +245,9 @@ class CronBatch(pulumi.ComponentResource):
                 ),
                 dead_letter_config=aws.scheduler.ScheduleTargetDeadLetterConfigArgs(arn=args.schedule_dead_letter_arn),
             ),
-            opts=self._child(),
+            opts=self.child(),
         )
 
-    def allow_to(self, target: str, security_group_id: pulumi.Input[str], port: int) -> None:
-        """Let this batch's tasks open connections to `target` (a database) on `port`."""
-        self.task.allow_to(target, security_group_id, port)
-
-    def alerts(self) -> list[AlertSpec]:
-        arn = self._context.arn("states", f"stateMachine:{self.physical_name}")
-        return batch_alerts(self._name, self.physical_name, arn, self._settings)
-
-
-def batch_alerts(key: str, physical_name: str, state_machine_arn: str, settings: BatchConfig) -> list[AlertSpec]:
-    """Failed and timed-out executions, and runs approaching their timeout."""
-    scope = f"{{statemachinearn:{state_machine_arn.lower()}}}"
-    timeout_ms = settings.timeout_minutes * 60 * 1000
-
-    def spec(name: str, **kwargs: object) -> AlertSpec:
-        return AlertSpec(key=f"batch.{key}.{name}", service="batch", resource=physical_name, **kwargs)  # type: ignore[arg-type]
-
-    return [
-        spec("executions-failed", title=f"{physical_name} failed",
-             metric=f"sum:aws.states.executions_failed{scope}.as_count()", aggregation="sum", window="last_1h",
-             comparator=">", critical=0, priority=2,
-             runbook="Open the failed execution: the task's stop reason and exit code are in its history; "
-             "rerun it with the same input once fixed."),
-        spec("executions-timed-out", title=f"{physical_name} timed out",
-             metric=f"sum:aws.states.executions_timed_out{scope}.as_count()", aggregation="sum", window="last_1h",
-             comparator=">", critical=0, priority=2,
-             runbook="The run exceeded its timeout: check for a stuck task (ECS Exec into it) or a larger input."),
-        spec("duration", title=f"{physical_name} runs long", metric=f"max:aws.states.execution_time.maximum{scope}",
-             aggregation="max", window="last_1h", comparator=">", critical=0.8 * timeout_ms, warning=0.5 * timeout_ms,
-             priority=3, runbook="Runs are approaching the timeout: look at the input size and database latency."),
-    ]  # fmt: skip
+    @property
+    def endpoint(self) -> Endpoint:
+        return self.task.endpoint

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.alerts import AlertSpec
-from components.config.databases import DatabaseConfig
-from components.context import StackContext
-from components.iam import policy_document, service_trust_policy
+from components.base import Component, Out
+from components.connections import Endpoint
 from components.postgres_users import PostgresUsers, PostgresUsersArgs, master_password
 from components.secrets import SecretRef, secret_read_statements
-from components.tags import component_tags
+from platform_config.context import StackContext
+from platform_config.databases import DatabaseConfig
+from platform_config.tags import component_tags
+from platform_lib.iam import policy_document, service_trust_policy
 
 MASTER_USERNAME = "platform_admin"
 """Not `postgres`: a default admin name is the first guess of any credential-stuffing attempt."""
@@ -34,15 +35,22 @@ class DatabaseArgs:
     db_subnet_ids: pulumi.Input[Sequence[str]]
 
 
-class Database(pulumi.ComponentResource):
-    """Outputs: `identifier`, `address`, `port`, `security_group_id`, `kms_key_arn`, `secret_arns`
-    (user -> ARN). Grants: `allow_from`, `grant_connect`, `secret_ref`, `grant_read_secret`."""
+class Database(Component, token="platform:database:Database"):
+    """One RDS PostgreSQL instance with its key, security group, and the users inside it.
+
+    Connectable (`endpoint`); grants: `secret_ref`, `grant_read_secret`."""
+
+    identifier: Out[str]
+    address: Out[pulumi.Output[str]]
+    port: Out[int]
+    security_group_id: Out[pulumi.Output[str]]
+    kms_key_arn: Out[pulumi.Output[str]]
+    secret_arns: Out[dict[str, pulumi.Output[str]]]
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         ctx = args.context
         protect = ctx.profile.protect_stateful
-        super().__init__("platform:database:Database", name, None, opts)
-        self._name = name
+        super().__init__(name, opts)
         self._region = ctx.region
         self._settings = settings = args.settings
         self.identifier = ctx.physical_name(name)
@@ -54,10 +62,10 @@ class Database(pulumi.ComponentResource):
             enable_key_rotation=True,
             deletion_window_in_days=ctx.profile.kms_deletion_window_days,
             tags=self.tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=protect),
+            opts=self.child(protect=protect),
         )
         aws.kms.Alias(
-            f"{name}-key-alias", name=f"alias/{self.identifier}", target_key_id=self.key.key_id, opts=self._child()
+            f"{name}-key-alias", name=f"alias/{self.identifier}", target_key_id=self.key.key_id, opts=self.child()
         )
         subnet_group = aws.rds.SubnetGroup(
             f"{name}-subnets",
@@ -65,16 +73,16 @@ class Database(pulumi.ComponentResource):
             description=f"Isolated db subnets for {self.identifier}",
             subnet_ids=args.db_subnet_ids,
             tags=self.tags,
-            opts=self._child(),
+            opts=self.child(),
         )
         # No inline rules: Pulumi removes AWS's default allow-all egress, and ingress comes only from
-        # allow_from() for the security groups of the clients named in config.
+        # `connect(client, database)` (components/connections.py) for the clients named in config.
         self.security_group = aws.ec2.SecurityGroup(
             f"{name}-sg",
             vpc_id=args.vpc_id,
             description=f"PostgreSQL {self.identifier}: port {settings.port} from granted clients only",
             tags={**self.tags, "Name": self.identifier},
-            opts=self._child(),
+            opts=self.child(),
         )
         parameters = aws.rds.ParameterGroup(
             f"{name}-params",
@@ -86,19 +94,19 @@ class Database(pulumi.ComponentResource):
                 for key, value in sorted(parameter_settings(settings).items())
             ],
             tags=self.tags,
-            opts=self._child(),
+            opts=self.child(),
         )
         monitoring_role = aws.iam.Role(
             f"{name}-monitoring-role",
             assume_role_policy=service_trust_policy("monitoring.rds.amazonaws.com", source_account=ctx.account_id),
             tags=self.tags,
-            opts=self._child(),
+            opts=self.child(),
         )
         aws.iam.RolePolicyAttachment(
             f"{name}-monitoring-policy",
             role=monitoring_role.name,
             policy_arn=ENHANCED_MONITORING_POLICY,
-            opts=self._child(),
+            opts=self.child(),
         )
         self.instance = aws.rds.Instance(
             f"{name}-instance",
@@ -140,7 +148,7 @@ class Database(pulumi.ComponentResource):
             enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
             apply_immediately=False,
             tags=self.tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=protect),
+            opts=self.child(protect=protect),
         )
         master_secret_arn = self.instance.master_user_secrets.apply(_master_secret_arn)
         self.users = PostgresUsers(
@@ -154,7 +162,7 @@ class Database(pulumi.ComponentResource):
                 master_password=master_password(master_secret_arn, parent=self),
                 kms_key_arn=self.key.arn,
             ),
-            opts=self._child(),
+            opts=self.child(),
         )
 
         self.address = self.instance.address
@@ -162,27 +170,19 @@ class Database(pulumi.ComponentResource):
         self.security_group_id = self.security_group.id
         self.kms_key_arn = self.key.arn
         self.secret_arns = self.users.secret_arns
-        self.register_outputs(
-            {"identifier": self.identifier, "address": self.address, "security_group_id": self.security_group_id}
-        )
+        self.finish()
 
-    def _child(self) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self)
-
-    def allow_from(self, client: str, security_group_id: pulumi.Input[str]) -> aws.vpc.SecurityGroupIngressRule:
-        """Let the security group of `client` (an app or batch name) connect on the database port."""
-        return aws.vpc.SecurityGroupIngressRule(
-            f"{self._name}-from-{client}",
+    @property
+    def endpoint(self) -> Endpoint:
+        """The database as the server of `components.connections.connect`: PostgreSQL on its port."""
+        return Endpoint(
+            name=f"database-{self._name}",
+            rule_prefix=self._name,
             security_group_id=self.security_group.id,
-            referenced_security_group_id=security_group_id,
-            ip_protocol="tcp",
-            from_port=self._settings.port,
-            to_port=self._settings.port,
-            description=f"PostgreSQL from {client}",
-            opts=self._child(),
+            owner=self,
+            port=self._settings.port,
+            protocol="PostgreSQL",
         )
-
-    grant_connect = allow_from
 
     def secret_ref(self, user: str) -> SecretRef:
         """The secret of `user` and the key that decrypts it, for roles that must read it."""
@@ -195,11 +195,8 @@ class Database(pulumi.ComponentResource):
             f"{self._name}-{user}-secret-read-{grantee}",
             role=role.id,
             policy=policy_document(*secret_read_statements([self.secret_ref(user)], region=self._region)),
-            opts=self._child(),
+            opts=self.child(),
         )
-
-    def alerts(self) -> list[AlertSpec]:
-        return database_alerts(self._name, self.identifier, self._settings)
 
 
 def _master_secret_arn(secrets: Sequence[aws.rds.outputs.InstanceMasterUserSecret]) -> str:
@@ -221,46 +218,3 @@ def parameter_settings(settings: DatabaseConfig) -> dict[str, str]:
         "log_statement": "ddl",
         "idle_in_transaction_session_timeout": "600000",
     }
-
-
-def database_alerts(key: str, identifier: str, settings: DatabaseConfig) -> list[AlertSpec]:
-    """CPU, storage, memory, connections, latency and transaction-id age of one instance."""
-    scope = f"{{dbinstanceidentifier:{identifier}}}"
-    gib = 1024**3
-    allocated = settings.allocated_storage_gb * gib
-
-    def spec(name: str, **kwargs: object) -> AlertSpec:
-        return AlertSpec(key=f"database.{key}.{name}", service="database", resource=identifier, **kwargs)  # type: ignore[arg-type]
-
-    return [
-        spec("cpu", title=f"{identifier} CPU high", metric=f"avg:aws.rds.cpuutilization{scope}",
-             comparator=">", critical=90, warning=75, priority=2,
-             runbook="Find the top queries in Performance Insights; check for a deploy or a batch that started."),
-        spec("free-storage", title=f"{identifier} free storage low", metric=f"avg:aws.rds.free_storage_space{scope}",
-             comparator="<", critical=0.1 * allocated, warning=0.2 * allocated, priority=2,
-             runbook="Storage autoscaling may be at its ceiling (maxAllocatedStorageGb); check table bloat and WAL."),
-        spec("freeable-memory", title=f"{identifier} freeable memory low",
-             metric=f"avg:aws.rds.freeable_memory{scope}", comparator="<", critical=256 * 1024**2,
-             warning=512 * 1024**2, priority=3,
-             runbook="Look for connection spikes and large sorts (log_temp_files); consider a larger class."),
-        spec("connections", title=f"{identifier} connections high",
-             metric=f"max:aws.rds.database_connections{scope}", aggregation="max", comparator=">",
-             critical=_connection_ceiling(settings) * 0.9, warning=_connection_ceiling(settings) * 0.75,
-             priority=2, runbook="Check per-user connection limits and pool sizes of the apps named in the alert."),
-        spec("read-latency", title=f"{identifier} read latency high", metric=f"avg:aws.rds.read_latency{scope}",
-             comparator=">", critical=0.05, warning=0.02, priority=3,
-             runbook="Check IOPS and throughput against the gp3 baseline; look for sequential scans."),
-        spec("write-latency", title=f"{identifier} write latency high", metric=f"avg:aws.rds.write_latency{scope}",
-             comparator=">", critical=0.05, warning=0.02, priority=3,
-             runbook="Check IOPS and throughput against the gp3 baseline and checkpoint activity."),
-        spec("transaction-id-age", title=f"{identifier} transaction ids near wraparound",
-             metric=f"max:aws.rds.maximum_used_transaction_ids{scope}", aggregation="max", window="last_30m",
-             comparator=">", critical=1_000_000_000, warning=500_000_000, priority=1,
-             runbook="Autovacuum is not keeping up: find long transactions and blocked vacuums before wraparound."),
-    ]  # fmt: skip
-
-
-def _connection_ceiling(settings: DatabaseConfig) -> int:
-    """The sum of the users' connection limits, or 500 if some user is unlimited."""
-    limits = [user.connection_limit for user in settings.users]
-    return 500 if any(limit < 0 for limit in limits) else sum(limits)

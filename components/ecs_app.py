@@ -14,14 +14,15 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.alerts import AlertSpec
+from components.base import Component, Out
 from components.cluster import Cluster
-from components.config.apps import AppConfig
-from components.containers import DatadogTags
-from components.context import StackContext
+from components.connections import Endpoint
 from components.fargate_task import ContainerSecret, FargateTask, FargateTaskSpec, ImageRef
-from components.tags import component_tags
 from components.task_roles import allow_egress
+from platform_config.apps import AppConfig
+from platform_config.context import StackContext
+from platform_config.tags import component_tags
+from platform_lib.containers import APP_CONTAINER, DatadogTags
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,13 +38,20 @@ class EcsAppArgs:
     secrets: Mapping[str, ContainerSecret] = field(default_factory=dict)
 
 
-class EcsApp(pulumi.ComponentResource):
-    """Outputs: `repository_url`, `repository_arn`, `service_name`, `security_group_id`, `task_role`,
-    `execution_role`, `log_group_name`, `task_definition_arn`."""
+class EcsApp(Component, token="platform:apps:EcsApp"):
+    """One Fargate service: its repository, task, service and (for web apps) its load-balancer route.
+
+    `task_role` and `execution_role` are the handles grants attach to; connectable (`endpoint`)."""
+
+    repository_url: Out[pulumi.Output[str]]
+    repository_arn: Out[pulumi.Output[str]]
+    service_name: Out[str]
+    security_group_id: Out[pulumi.Output[str]]
+    log_group_name: Out[pulumi.Output[str]]
+    task_definition_arn: Out[pulumi.Output[str]]
 
     def __init__(self, name: str, args: EcsAppArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("platform:apps:EcsApp", name, None, opts)
-        self._name = name
+        super().__init__(name, opts)
         self._context = ctx = args.context
         self._settings = settings = args.settings
         self._cluster = args.cluster
@@ -97,17 +105,7 @@ class EcsApp(pulumi.ComponentResource):
         self.security_group_id = self.security_group.id
         self.log_group_name = self.log_group.name
         self.task_definition_arn = self.task_definition.arn
-        self.register_outputs(
-            {
-                "service_name": self.service_name,
-                "repository_url": self.repository_url,
-                "security_group_id": self.security_group_id,
-                "task_role_arn": self.task_role.arn,
-            }
-        )
-
-    def _child(self, **kwargs: object) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, **kwargs)  # type: ignore[arg-type]
+        self.finish()
 
     def datadog_tags(self, team: str) -> DatadogTags:
         return DatadogTags(
@@ -126,7 +124,7 @@ class EcsApp(pulumi.ComponentResource):
             encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="AES256")],
             force_delete=False,
             tags=self.tags,
-            opts=self._child(),
+            opts=self.child(),
         )
         aws.ecr.LifecyclePolicy(
             f"{self._name}-repository-lifecycle",
@@ -155,7 +153,7 @@ class EcsApp(pulumi.ComponentResource):
                 },
                 sort_keys=True,
             ),
-            opts=self._child(),
+            opts=self.child(),
         )
         return repository
 
@@ -172,16 +170,16 @@ class EcsApp(pulumi.ComponentResource):
             from_port=settings.port,
             to_port=settings.port,
             description="The public load balancer",
-            opts=self._child(),
+            opts=self.child(),
         )
         allow_egress(
             f"{name}-alb", "app", security_group_id=self._cluster.alb_security_group_id,
             to_group_id=self.security_group.id, port=settings.port, parent=self,
         )  # fmt: skip
 
-    def allow_to(self, target: str, security_group_id: pulumi.Input[str], port: int) -> None:
-        """Let this app's tasks open connections to `target` (a database) on `port`."""
-        self.task.allow_to(target, security_group_id, port)
+    @property
+    def endpoint(self) -> Endpoint:
+        return self.task.endpoint
 
     def _routing(self, args: EcsAppArgs) -> tuple[aws.lb.TargetGroup, aws.lb.ListenerRule]:
         settings, name = self._settings, self._name
@@ -203,7 +201,7 @@ class EcsApp(pulumi.ComponentResource):
                 unhealthy_threshold=3,
             ),
             tags=self.tags,
-            opts=self._child(),
+            opts=self.child(),
         )
         conditions = []
         if settings.routing.hosts:
@@ -225,7 +223,7 @@ class EcsApp(pulumi.ComponentResource):
             conditions=conditions,
             actions=[aws.lb.ListenerRuleActionArgs(type="forward", target_group_arn=target_group.arn)],
             tags=self.tags,
-            opts=self._child(),
+            opts=self.child(),
         )
         return target_group, rule
 
@@ -246,7 +244,7 @@ class EcsApp(pulumi.ComponentResource):
         if self.target_group is not None and settings.port is not None:
             load_balancers = [
                 aws.ecs.ServiceLoadBalancerArgs(
-                    target_group_arn=self.target_group.arn, container_name="app", container_port=settings.port
+                    target_group_arn=self.target_group.arn, container_name=APP_CONTAINER, container_port=settings.port
                 )
             ]
         depends_on: list[pulumi.Resource] = [args.cluster.capacity_providers]
@@ -273,7 +271,7 @@ class EcsApp(pulumi.ComponentResource):
             wait_for_steady_state=True,  # `pulumi up` fails when a deploy rolls back, instead of reporting success
             tags=self.tags,
             # Autoscaling owns the task count once the service exists.
-            opts=self._child(
+            opts=self.child(
                 depends_on=depends_on,
                 ignore_changes=["desiredCount"] if settings.autoscaling is not None else None,
             ),
@@ -289,7 +287,7 @@ class EcsApp(pulumi.ComponentResource):
             resource_id=f"service/{self._cluster.cluster_name}/{self.physical_name}",
             min_capacity=scaling.min,
             max_capacity=scaling.max,
-            opts=self._child(depends_on=[self.service]),
+            opts=self.child(depends_on=[self.service]),
         )
         aws.appautoscaling.Policy(
             f"{self._name}-scaling-cpu",
@@ -305,48 +303,5 @@ class EcsApp(pulumi.ComponentResource):
                 scale_in_cooldown=300,
                 scale_out_cooldown=60,
             ),
-            opts=self._child(),
+            opts=self.child(),
         )
-
-    def alerts(self) -> list[AlertSpec]:
-        return app_alerts(self._name, self.physical_name, self._cluster.cluster_name, self._settings)
-
-
-def app_alerts(key: str, service_name: str, cluster_name: str, settings: AppConfig) -> list[AlertSpec]:
-    """Load-balancer errors and latency (web apps), running tasks, CPU and memory of one service."""
-    ecs_scope = f"{{clustername:{cluster_name},servicename:{service_name}}}"
-    target_group = f"{{targetgroup:targetgroup/{service_name[:32]}/*}}"
-    customer_facing = key == "api"
-    specs = [
-        AlertSpec(key=f"app.{key}.running-tasks", service=key, resource=service_name,
-                  title=f"{service_name} runs fewer tasks than desired",
-                  metric=f"min:aws.ecs.service.desired{ecs_scope} - min:aws.ecs.service.running{ecs_scope}",
-                  aggregation="min", window="last_15m", comparator=">", critical=0, priority=2,
-                  runbook="Tasks are failing to start or being stopped: check the service events and stopped "
-                  "tasks' reasons (image pull, secrets, health checks)."),
-        AlertSpec(key=f"app.{key}.cpu", service=key, resource=service_name, title=f"{service_name} CPU high",
-                  metric=f"avg:aws.ecs.cpuutilization{ecs_scope}", comparator=">", critical=90, warning=80,
-                  priority=3,
-                  runbook="Check whether autoscaling is at its maximum and what changed in the last deploy."),
-        AlertSpec(key=f"app.{key}.memory", service=key, resource=service_name, title=f"{service_name} memory high",
-                  metric=f"avg:aws.ecs.memory_utilization{ecs_scope}", comparator=">", critical=90, warning=80,
-                  priority=3,
-                  runbook="Tasks near their memory limit are killed (OOM): look for leaks or raise memory."),
-    ]  # fmt: skip
-    if settings.routing is not None:
-        specs += [
-            AlertSpec(key=f"app.{key}.5xx-rate", service=key, resource=service_name,
-                      title=f"{service_name} 5xx rate high",
-                      metric=f"sum:aws.applicationelb.httpcode_target_5xx{target_group}.as_count() / "
-                      f"sum:aws.applicationelb.request_count{target_group}.as_count() * 100",
-                      aggregation="sum", comparator=">", critical=5, warning=1,
-                      priority=1 if customer_facing else 2,
-                      runbook="Errors from the app itself: check its logs and traces in Datadog for the failing "
-                      "endpoint, and roll back the last deploy if it started then."),
-            AlertSpec(key=f"app.{key}.p95-latency", service=key, resource=service_name,
-                      title=f"{service_name} p95 latency high",
-                      metric=f"avg:aws.applicationelb.target_response_time.p95{target_group}",
-                      comparator=">", critical=1.0, warning=0.5, priority=2 if customer_facing else 3,
-                      runbook="Slow responses: check database latency and the slowest endpoints in APM."),
-        ]  # fmt: skip
-    return specs

@@ -14,10 +14,11 @@ import pulumi
 import pulumi_aws as aws
 
 from components.cluster import Cluster
-from components.containers import DatadogTags, container_definitions_json, task_containers
-from components.context import StackContext
+from components.connections import Endpoint
 from components.secrets import SecretRef
-from components.task_roles import allow_egress, execution_role, task_role, task_security_group
+from components.task_roles import execution_role, task_role, task_security_group
+from platform_config.context import StackContext
+from platform_lib.containers import DatadogTags, container_definitions_json, task_containers
 
 
 @dataclass(frozen=True)
@@ -123,9 +124,9 @@ class FargateTask:
             opts=pulumi.ResourceOptions(parent=parent),
         )
 
-    def allow_to(self, target: str, security_group_id: pulumi.Input[str], port: int) -> None:
-        """Let the task open connections to `target` (a database) on `port`."""
-        allow_egress(
-            self._name, target, security_group_id=self.security_group.id, to_group_id=security_group_id, port=port,
-            parent=self._parent,
-        )  # fmt: skip
+    @property
+    def endpoint(self) -> Endpoint:
+        """The task as a client of `components.connections.connect`: its rules belong to its component."""
+        return Endpoint(
+            name=self._name, rule_prefix=self._name, security_group_id=self.security_group.id, owner=self._parent
+        )

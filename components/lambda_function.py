@@ -14,8 +14,9 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from components.context import StackContext
-from components.iam import Statement, policy_document, service_trust_policy, statement
+from components.base import Component, Out
+from platform_config.context import StackContext
+from platform_lib.iam import Statement, policy_document, service_trust_policy, statement
 
 FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
 RUNTIME = "python3.13"
@@ -36,11 +37,16 @@ class PythonFunctionArgs:
     tags: dict[str, str]
 
 
-class PythonFunction(pulumi.ComponentResource):
-    """Outputs: `function` (`arn`, `name`), `role`, `log_group`. Grant with `allow(...)`."""
+class PythonFunction(Component, token="platform:functions:PythonFunction"):
+    """A Python Lambda function with its own role and log group. Grant with `allow(...)`.
+
+    `function`, `role` and `log_group` are the handles."""
+
+    function_arn: Out[pulumi.Output[str]]
+    role_arn: Out[pulumi.Output[str]]
 
     def __init__(self, name: str, args: PythonFunctionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("platform:functions:PythonFunction", name, None, opts)
+        super().__init__(name, opts)
         ctx = args.context
         self._name = name
         self.log_group = aws.cloudwatch.LogGroup(
@@ -48,7 +54,7 @@ class PythonFunction(pulumi.ComponentResource):
             name=f"/aws/lambda/{args.function_name}",
             retention_in_days=ctx.profile.log_retention_days,
             tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self.child(),
         )
         self.role = aws.iam.Role(
             f"{name}-role",
@@ -59,7 +65,7 @@ class PythonFunction(pulumi.ComponentResource):
             ),
             max_session_duration=3600,
             tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self.child(),
         )
         self._log_policy = aws.iam.RolePolicy(
             f"{name}-logs-policy",
@@ -71,7 +77,7 @@ class PythonFunction(pulumi.ComponentResource):
                     [self.log_group.arn.apply(lambda arn: f"{arn}:*")],
                 )
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self.child(),
         )
         self.function = aws.lambda_.Function(
             f"{name}-function",
@@ -90,9 +96,11 @@ class PythonFunction(pulumi.ComponentResource):
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=self.log_group.name),
             tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="PassThrough"),
             tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.log_group, self._log_policy]),
+            opts=self.child(depends_on=[self.log_group, self._log_policy]),
         )
-        self.register_outputs({"function_arn": self.function.arn, "role_arn": self.role.arn})
+        self.function_arn = self.function.arn
+        self.role_arn = self.role.arn
+        self.finish()
 
     def allow(self, purpose: str, *statements: Statement) -> aws.iam.RolePolicy:
         """Attach one inline policy to the function's role, named for what it is for."""
@@ -100,7 +108,7 @@ class PythonFunction(pulumi.ComponentResource):
             f"{self._name}-{purpose}",
             role=self.role.id,
             policy=policy_document(*statements),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self.child(),
         )
 
 

@@ -17,16 +17,18 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.alerts import AlertSpec
+from components.base import Component, Out
 from components.buckets import PrivateBucket, PrivateBucketArgs, tls_only_statement
 from components.cluster import Cluster
-from components.config.mail import MailConfig
-from components.context import StackContext
+from components.connections import Endpoint
 from components.fargate_task import ContainerSecret, ImageRef
-from components.iam import key_policy, policy_document, statement
 from components.lambda_function import PythonFunction, PythonFunctionArgs
 from components.mail_processor import MailProcessor, MailProcessorArgs
-from components.tags import component_tags
+from platform_config.context import StackContext
+from platform_config.mail import MailConfig
+from platform_config.tags import component_tags
+from platform_lib.containers import APP_CONTAINER
+from platform_lib.iam import key_policy, policy_document, statement
 
 RAW_PREFIX = "raw/"
 RULE_SET, STORE_RULE, STATUS_RULE = "inbound", "store", "status"
@@ -49,13 +51,20 @@ class MailPipelineArgs:
     secrets: Mapping[str, ContainerSecret] = field(default_factory=dict)
 
 
-class MailPipeline(pulumi.ComponentResource):
-    """Outputs: `bucket_name`, `topic_arn`, `queue_url`, `dead_letter_queue_url`, `table_name`,
-    `processing_security_group_id`, `processing_task_role`."""
+class MailPipeline(Component, token="platform:mail:MailPipeline"):
+    """Inbound mail: SES receipt into S3, SNS to SQS, a dispatcher Lambda starting one processing task per message.
+
+    `processing_task_role` is the handle grants attach to; connectable (`endpoint`)."""
+
+    bucket_name: Out[pulumi.Output[str]]
+    topic_arn: Out[pulumi.Output[str]]
+    queue_url: Out[pulumi.Output[str]]
+    dead_letter_queue_url: Out[pulumi.Output[str]]
+    table_name: Out[pulumi.Output[str]]
+    processing_security_group_id: Out[pulumi.Output[str]]
 
     def __init__(self, name: str, args: MailPipelineArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("platform:mail:MailPipeline", name, None, opts)
-        self._name = name
+        super().__init__(name, opts)
         self._context = ctx = args.context
         self._settings = settings = args.settings
         self.region = settings.region
@@ -78,12 +87,7 @@ class MailPipeline(pulumi.ComponentResource):
         self.queue_url = self.queue.url
         self.dead_letter_queue_url = self.dead_letter_queue.url
         self.table_name = self.table.name
-        self.register_outputs(
-            {"bucket_name": self.bucket_name, "topic_arn": self.topic_arn, "queue_url": self.queue_url}
-        )
-
-    def _child(self, **kwargs: object) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, **kwargs)  # type: ignore[arg-type]
+        self.finish()
 
     def _rule_arn(self, rule: str) -> str:
         """Built from names: the rules depend on the policies that name them, so no `.arn` here."""
@@ -125,7 +129,7 @@ class MailPipeline(pulumi.ComponentResource):
                 ),
             ),
             tags=self.tags,
-            opts=self._child(protect=self._protect),
+            opts=self.child(protect=self._protect),
         )
 
     def _bucket(self) -> tuple[aws.s3.Bucket, aws.s3.BucketPolicy]:
@@ -172,7 +176,7 @@ class MailPipeline(pulumi.ComponentResource):
             bucket=raw_mail.bucket.id,
             target_bucket=access_logs.bucket.id,
             target_prefix="inbound-mail/",
-            opts=self._child(),
+            opts=self.child(),
         )
         policy = raw_mail.policy(
             statement(
@@ -191,7 +195,7 @@ class MailPipeline(pulumi.ComponentResource):
             name=self._context.physical_name("inbound-mail"),
             kms_master_key_id=self.key.arn,
             tags=self.tags,
-            opts=self._child(),
+            opts=self.child(),
         )
         policy = aws.sns.TopicPolicy(
             f"{self._name}-topic-policy",
@@ -205,7 +209,7 @@ class MailPipeline(pulumi.ComponentResource):
                     conditions=self._from_ses(STORE_RULE),
                 )
             ),
-            opts=self._child(),
+            opts=self.child(),
         )
         return topic, policy
 
@@ -217,7 +221,7 @@ class MailPipeline(pulumi.ComponentResource):
             kms_master_key_id=self.key.arn,
             message_retention_seconds=14 * 24 * 3600,
             tags=self.tags,
-            opts=self._child(),
+            opts=self.child(),
         )
         queue = aws.sqs.Queue(
             f"{name}-queue",
@@ -231,7 +235,7 @@ class MailPipeline(pulumi.ComponentResource):
                 )
             ),
             tags=self.tags,
-            opts=self._child(),
+            opts=self.child(),
         )
         aws.sqs.RedriveAllowPolicy(
             f"{name}-dlq-sources",
@@ -239,7 +243,7 @@ class MailPipeline(pulumi.ComponentResource):
             redrive_allow_policy=queue.arn.apply(
                 lambda arn: json.dumps({"redrivePermission": "byQueue", "sourceQueueArns": [arn]}, sort_keys=True)
             ),
-            opts=self._child(),
+            opts=self.child(),
         )
         queue_policy = aws.sqs.QueuePolicy(
             f"{name}-queue-policy",
@@ -254,13 +258,13 @@ class MailPipeline(pulumi.ComponentResource):
                 ),
                 tls_only_statement(queue.arn, service="sqs"),
             ),
-            opts=self._child(),
+            opts=self.child(),
         )
         aws.sqs.QueuePolicy(
             f"{name}-dlq-policy",
             queue_url=dead_letter.url,
             policy=policy_document(tls_only_statement(dead_letter.arn, service="sqs")),
-            opts=self._child(),
+            opts=self.child(),
         )
         aws.sns.TopicSubscription(
             f"{name}-subscription",
@@ -268,7 +272,7 @@ class MailPipeline(pulumi.ComponentResource):
             protocol="sqs",
             endpoint=queue.arn,
             raw_message_delivery=True,  # the SQS body is the SES notification itself
-            opts=self._child(depends_on=[queue_policy]),
+            opts=self.child(depends_on=[queue_policy]),
         )
         return queue, dead_letter
 
@@ -285,7 +289,7 @@ class MailPipeline(pulumi.ComponentResource):
             server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True, kms_key_arn=self.key.arn),
             deletion_protection_enabled=self._protect,
             tags=self.tags,
-            opts=self._child(protect=self._protect),
+            opts=self.child(protect=self._protect),
         )
 
     def _processing_task(self, args: MailPipelineArgs) -> None:
@@ -320,7 +324,7 @@ class MailPipeline(pulumi.ComponentResource):
                 statement("ReadRawMail", ["s3:GetObject"], [self.bucket.arn.apply(lambda arn: f"{arn}/{RAW_PREFIX}*")]),
                 statement("DecryptRawMail", ["kms:Decrypt"], [self.key.arn]),
             ),
-            opts=self._child(),
+            opts=self.child(),
         )
 
     def _dispatcher(self, args: MailPipelineArgs) -> PythonFunction:
@@ -341,14 +345,14 @@ class MailPipeline(pulumi.ComponentResource):
                     "SUBNETS": pulumi.Output.from_input(args.app_subnet_ids).apply(",".join),
                     "SECURITY_GROUPS": self.processor.security_group_id,
                     "ECS_REGION": ctx.region,
-                    "CONTAINER_NAME": "app",
+                    "CONTAINER_NAME": APP_CONTAINER,
                     "CLAIM_TTL_SECONDS": str(self._settings.dedup_ttl_hours * 3600),
                     "LEASE_SECONDS": str(settings.timeout_seconds + 60),
                 },
                 region=self.region,
                 tags=self.tags,
             ),
-            opts=self._child(),
+            opts=self.child(),
         )
         family_arn = ctx.arn("ecs", f"task-definition/{self.processing_family}")
         consume = function.allow(
@@ -384,7 +388,7 @@ class MailPipeline(pulumi.ComponentResource):
             scaling_config=aws.lambda_.EventSourceMappingScalingConfigArgs(
                 maximum_concurrency=settings.maximum_concurrency
             ),
-            opts=self._child(depends_on=[consume]),
+            opts=self.child(depends_on=[consume]),
         )
         return function
 
@@ -406,7 +410,7 @@ class MailPipeline(pulumi.ComponentResource):
                 region=self.region,
                 tags=self.tags,
             ),
-            opts=self._child(),
+            opts=self.child(),
         )
         function.allow(
             "record",
@@ -417,11 +421,11 @@ class MailPipeline(pulumi.ComponentResource):
 
     def _receiving(self, bucket_policy: aws.s3.BucketPolicy, topic_policy: aws.sns.TopicPolicy) -> None:
         ctx, name, settings = self._context, self._name, self._settings
-        identity = aws.ses.DomainIdentity(f"{name}-domain", domain=settings.domain, opts=self._child())
-        dkim = aws.ses.DomainDkim(f"{name}-dkim", domain=identity.domain, opts=self._child())
+        identity = aws.ses.DomainIdentity(f"{name}-domain", domain=settings.domain, opts=self.child())
+        dkim = aws.ses.DomainDkim(f"{name}-dkim", domain=identity.domain, opts=self.child())
         if settings.hosted_zone_id:
             self._dns(identity, dkim)
-        rule_set = aws.ses.ReceiptRuleSet(f"{name}-rule-set", rule_set_name=self.rule_set_name, opts=self._child())
+        rule_set = aws.ses.ReceiptRuleSet(f"{name}-rule-set", rule_set_name=self.rule_set_name, opts=self.child())
         store = aws.ses.ReceiptRule(
             f"{name}-rule-store",
             rule_set_name=rule_set.rule_set_name,
@@ -436,7 +440,7 @@ class MailPipeline(pulumi.ComponentResource):
                 )
             ],
             # SES writes a test object and checks the topic when the rule is created.
-            opts=self._child(depends_on=[bucket_policy, topic_policy]),
+            opts=self.child(depends_on=[bucket_policy, topic_policy]),
         )
         permission = aws.lambda_.Permission(
             f"{name}-status-invoke",
@@ -445,7 +449,7 @@ class MailPipeline(pulumi.ComponentResource):
             principal="ses.amazonaws.com",
             source_account=ctx.account_id,
             source_arn=self._rule_arn(STATUS_RULE),
-            opts=self._child(),
+            opts=self.child(),
         )
         aws.ses.ReceiptRule(
             f"{name}-rule-status",
@@ -461,11 +465,11 @@ class MailPipeline(pulumi.ComponentResource):
                     position=1, function_arn=self.status.function.arn, invocation_type="Event"
                 )
             ],
-            opts=self._child(depends_on=[permission]),
+            opts=self.child(depends_on=[permission]),
         )
         # One rule set is active per account and region: this stack owns inbound mail in its account.
         aws.ses.ActiveReceiptRuleSet(
-            f"{name}-active-rule-set", rule_set_name=rule_set.rule_set_name, opts=self._child(depends_on=[store])
+            f"{name}-active-rule-set", rule_set_name=rule_set.rule_set_name, opts=self.child(depends_on=[store])
         )
 
     def _dns(self, identity: aws.ses.DomainIdentity, dkim: aws.ses.DomainDkim) -> None:
@@ -478,7 +482,7 @@ class MailPipeline(pulumi.ComponentResource):
             type="TXT",
             ttl=600,
             records=[identity.verification_token],
-            opts=self._child(),
+            opts=self.child(),
         )
         aws.route53.Record(
             f"{name}-mx",
@@ -487,7 +491,7 @@ class MailPipeline(pulumi.ComponentResource):
             type="MX",
             ttl=600,
             records=[f"10 inbound-smtp.{self.region}.amazonaws.com"],
-            opts=self._child(),
+            opts=self.child(),
         )
         for index in range(3):  # SES always issues three DKIM tokens
             token = dkim.dkim_tokens.apply(_nth(index))
@@ -498,20 +502,18 @@ class MailPipeline(pulumi.ComponentResource):
                 type="CNAME",
                 ttl=600,
                 records=[token.apply(lambda t: f"{t}.dkim.amazonses.com")],
-                opts=self._child(),
+                opts=self.child(),
             )
-        aws.ses.DomainIdentityVerification(f"{name}-verified", domain=identity.domain, opts=self._child())
+        aws.ses.DomainIdentityVerification(f"{name}-verified", domain=identity.domain, opts=self.child())
 
-    def allow_to(self, target: str, security_group_id: pulumi.Input[str], port: int) -> None:
-        """Let the processing task open connections to `target` (a database) on `port`."""
-        self.processor.allow_to(target, security_group_id, port)
+    @property
+    def endpoint(self) -> Endpoint:
+        """Connections to the pipeline are the processing task's (it is what reads the databases)."""
+        return self.processor.endpoint
 
     @property
     def security_group_id(self) -> pulumi.Output[str]:
         return self.processor.security_group_id
-
-    def alerts(self) -> list[AlertSpec]:
-        return mail_alerts(self._context, self._settings)
 
 
 def _nth(index: int) -> Callable[[Sequence[str]], str]:
@@ -519,38 +521,3 @@ def _nth(index: int) -> Callable[[Sequence[str]], str]:
         return values[index]
 
     return pick
-
-
-def mail_alerts(ctx: StackContext, settings: MailConfig) -> list[AlertSpec]:
-    """Dead letters, queue age, the functions' errors and throttles, and RunTask failures."""
-    queue, dlq = ctx.physical_name("inbound-mail"), ctx.physical_name("inbound-mail-dlq")
-    dispatcher, status = ctx.physical_name("mail-dispatcher"), ctx.physical_name("mail-status")
-
-    def spec(name: str, resource: str, **kwargs: object) -> AlertSpec:
-        return AlertSpec(key=f"mail.{name}", service="mail", resource=resource, **kwargs)  # type: ignore[arg-type]
-
-    return [
-        spec("dlq-depth", dlq, title=f"{dlq} holds messages", aggregation="max",
-             metric=f"max:aws.sqs.approximate_number_of_messages_visible{{queuename:{dlq}}}", comparator=">",
-             critical=0, priority=2,
-             runbook="Mail that could not be dispatched five times: read the dispatcher's logs for the "
-             "message id, fix, then redrive the DLQ to the queue."),
-        spec("oldest-message", queue, title=f"{queue} is not draining", aggregation="max",
-             metric=f"max:aws.sqs.approximate_age_of_oldest_message{{queuename:{queue}}}", comparator=">",
-             critical=900, warning=300, priority=2,
-             runbook="The dispatcher is failing or throttled: check its errors and the RunTask failures."),
-        spec("dispatcher-errors", dispatcher, title=f"{dispatcher} errors", aggregation="sum",
-             metric=f"sum:aws.lambda.errors{{functionname:{dispatcher}}}.as_count()", comparator=">", critical=0,
-             priority=2, runbook="The dispatcher crashed (not a reported record failure): read its logs."),
-        spec("dispatcher-throttles", dispatcher, title=f"{dispatcher} throttled", aggregation="sum",
-             metric=f"sum:aws.lambda.throttles{{functionname:{dispatcher}}}.as_count()", comparator=">", critical=0,
-             warning=None, priority=3, runbook="Concurrency is exhausted in the mail region: check account limits."),
-        spec("status-errors", status, title=f"{status} errors", aggregation="sum",
-             metric=f"sum:aws.lambda.errors{{functionname:{status}}}.as_count()", comparator=">", critical=0,
-             priority=3, runbook="Verdicts are not recorded: read the status function's logs."),
-        spec("run-task-failures", dispatcher, title="RunTask did not start mail processing", aggregation="sum",
-             metric=f"sum:platform.mail.runtaskfailures{{functionname:{dispatcher}}}.as_count()", comparator=">",
-             critical=0, priority=2, cloudwatch=True,
-             runbook="ECS answered with failures (capacity, missing task definition): the records are retried; "
-             "check the failures' reasons in the dispatcher's logs."),
-    ]  # fmt: skip

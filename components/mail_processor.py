@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 
 import pulumi
 
+from components.base import Component, Out
 from components.cluster import Cluster
-from components.config.mail import ProcessingTaskConfig
-from components.containers import DatadogTags
-from components.context import StackContext
+from components.connections import Endpoint
 from components.fargate_task import ContainerSecret, FargateTask, FargateTaskSpec, ImageRef
-from components.tags import component_tags
+from platform_config.context import StackContext
+from platform_config.mail import ProcessingTaskConfig
+from platform_config.tags import component_tags
+from platform_lib.containers import DatadogTags
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,11 +35,17 @@ class MailProcessorArgs:
     secrets: Mapping[str, ContainerSecret] = field(default_factory=dict)
 
 
-class MailProcessor(pulumi.ComponentResource):
-    """Outputs: `family`, `task_role`, `execution_role`, `security_group_id`, `task_definition_arn`."""
+class MailProcessor(Component, token="platform:mail:MailProcessor"):
+    """The task definition that processes one received message, run by the dispatcher.
+
+    `task_role` and `execution_role` are the handles; connectable (`endpoint`)."""
+
+    family: Out[str]
+    security_group_id: Out[pulumi.Output[str]]
+    task_definition_arn: Out[pulumi.Output[str]]
 
     def __init__(self, name: str, args: MailProcessorArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("platform:mail:MailProcessor", name, None, opts)
+        super().__init__(name, opts)
         ctx, settings = args.context, args.settings
         self._name = name
         self.tags = component_tags(service="mail", component="mail-processor")
@@ -70,7 +78,8 @@ class MailProcessor(pulumi.ComponentResource):
         self.task_definition = self.task.task_definition
         self.security_group_id = self.security_group.id
         self.task_definition_arn = self.task_definition.arn
-        self.register_outputs({"family": self.family, "task_definition_arn": self.task_definition_arn})
+        self.finish()
 
-    def allow_to(self, target: str, security_group_id: pulumi.Input[str], port: int) -> None:
-        self.task.allow_to(target, security_group_id, port)
+    @property
+    def endpoint(self) -> Endpoint:
+        return self.task.endpoint

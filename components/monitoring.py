@@ -3,11 +3,12 @@ environment. The only module that imports pulumi_datadog (it takes seconds to im
 
 prd monitors page the PagerDuty service their spec's service routes to (`@pagerduty-...`) and copy
 the team channel; warnings and recoveries go to the channel only. stg monitors only ever notify the
-channel. Nothing watched is left without a monitor: a component that declares no spec is an error.
+channel. The specs come from the alert catalog, the same list the config checks read.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -15,12 +16,13 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_datadog as datadog
 
-from components.alerts import AlertSpec
-from components.config.monitoring import MonitoringConfig
-from components.context import StackContext
-from components.iam import policy_document, statement
+from components.base import Component, Out
 from components.oncall import PagerDutyRoute
-from components.tags import component_tags
+from platform_config.context import StackContext
+from platform_config.monitoring import MonitoringConfig
+from platform_config.tags import component_tags
+from platform_lib.alerts import AlertSpec
+from platform_lib.iam import policy_document, statement
 
 CLOUDWATCH_DELAY_SECONDS = 900
 """CloudWatch metrics reach Datadog minutes late; evaluating before they arrive raises false alarms."""
@@ -34,10 +36,6 @@ DATADOG_READ_ACTIONS = [
     "xray:GetTraceSummaries",
 ]  # fmt: skip
 """The read-only calls Datadog's AWS integration documents for the services this platform uses."""
-
-
-class UnwatchedComponentError(ValueError):
-    pass
 
 
 def datadog_provider(
@@ -63,26 +61,27 @@ class MonitoringArgs:
     context: StackContext
     settings: MonitoringConfig
     team: str
-    watched: Mapping[str, Sequence[AlertSpec]]
-    """Component name -> its alert specs. Every component listed must have at least one."""
+    alerts: Sequence[AlertSpec]
+    """The stack's alert catalog (`platform_config.alert_catalog`): one monitor per spec."""
     pagerduty: Mapping[str, PagerDutyRoute] = field(default_factory=dict)
     """PagerDuty service key -> route; empty where nothing pages (stg)."""
     datadog_external_id: pulumi.Input[str] | None = None
 
 
-class Monitoring(pulumi.ComponentResource):
-    """Outputs: `monitors` (alert key -> Monitor), `integration_role_arn`."""
+class Monitoring(Component, token="platform:monitoring:Monitoring"):
+    """One Datadog monitor per alert of the catalog, routed to chat and PagerDuty, and the AWS integration.
+
+    `monitors` (alert key -> Monitor) are the handles."""
+
+    monitor_ids: Out[dict[str, pulumi.Output[str]]]
+    integration_role_arn: Out[pulumi.Output[str] | None]
 
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("platform:monitoring:Monitoring", name, None, opts)
-        self._name = name
+        super().__init__(name, opts)
         self._context = args.context
         self._args = args
-        unwatched = sorted(component for component, specs in args.watched.items() if not specs)
-        if unwatched:
-            raise UnwatchedComponentError(f"components with no alert spec (so no monitor): {', '.join(unwatched)}")
-        specs = [spec for component in sorted(args.watched) for spec in args.watched[component]]
-        duplicates = sorted({s.key for s in specs if [t.key for t in specs].count(s.key) > 1})
+        keys = Counter(spec.key for spec in args.alerts)
+        duplicates = sorted(key for key, count in keys.items() if count > 1)
         if duplicates:
             raise ValueError(f"alert keys declared twice: {', '.join(duplicates)}")
         self.tags = component_tags(service="platform", component="monitoring")
@@ -95,14 +94,16 @@ class Monitoring(pulumi.ComponentResource):
                 f"{name}-pagerduty-{key}",
                 service_name=route.service_name,
                 service_key=route.integration_key,
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=self.child(),
             )
             for key, route in sorted(args.pagerduty.items())
         ]
         self.monitors = {
-            spec.key: self._monitor(spec, depends_on=service_objects) for spec in sorted(specs, key=lambda s: s.key)
+            spec.key: self._monitor(spec, depends_on=service_objects)
+            for spec in sorted(args.alerts, key=lambda s: s.key)
         }
-        self.register_outputs({"monitor_count": len(self.monitors)})
+        self.monitor_ids = {key: monitor.id for key, monitor in self.monitors.items()}
+        self.finish()
 
     def _aws_integration(self, external_id: pulumi.Input[str]) -> None:
         ctx, settings = self._context, self._args.settings.aws_integration
@@ -120,14 +121,14 @@ class Monitoring(pulumi.ComponentResource):
             ),
             max_session_duration=3600,
             tags=self.tags,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self.child(),
         )
         aws.iam.RolePolicy(
             f"{self._name}-datadog-read",
             role=role.id,
             # Read-only describe/list calls take no resource ARNs.
             policy=policy_document(statement("DatadogReadsMetadata", DATADOG_READ_ACTIONS, ["*"])),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self.child(),
         )
         datadog.aws.IntegrationAccount(
             f"{self._name}-aws-integration",
@@ -152,7 +153,7 @@ class Monitoring(pulumi.ComponentResource):
             traces_config=datadog.aws.IntegrationAccountTracesConfigArgs(
                 xray_services=datadog.aws.IntegrationAccountTracesConfigXrayServicesArgs()
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[role]),
+            opts=self.child(depends_on=[role]),
         )
         self.integration_role_arn = role.arn
 
@@ -178,7 +179,7 @@ class Monitoring(pulumi.ComponentResource):
             require_full_window=False,
             include_tags=True,
             tags=monitor_tags(spec, ctx.environment, self._args.team),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(depends_on)),
+            opts=self.child(depends_on=depends_on),
         )
 
     def _page_handle(self, spec: AlertSpec) -> str | None:

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.config.network import NetworkConfig
-from components.context import StackContext
-from components.iam import policy_document, service_trust_policy, statement
-from components.subnet_plan import TIERS, SubnetSpec, Tier, plan_subnets
-from components.tags import component_tags
+from components.base import Component, Out
+from platform_config.context import StackContext
+from platform_config.network import NetworkConfig
+from platform_config.tags import component_tags
+from platform_lib.iam import policy_document, service_trust_policy, statement
+from platform_lib.subnet_plan import TIERS, SubnetSpec, Tier, plan_subnets
 
 HTTPS = 443
 
@@ -27,13 +28,19 @@ class NetworkArgs:
     settings: NetworkConfig
 
 
-class Network(pulumi.ComponentResource):
-    """Outputs: `vpc_id`, `vpc_cidr`, `public_subnet_ids`, `app_subnet_ids`, `db_subnet_ids`,
-    `endpoint_security_group_id`, `flow_log_group_name`."""
+class Network(Component, token="platform:network:Network"):
+    """The VPC and its tiers; see the module docstring for why names never depend on positions."""
+
+    vpc_id: Out[pulumi.Output[str]]
+    vpc_cidr: Out[str]
+    public_subnet_ids: Out[pulumi.Output[list[str]]]
+    app_subnet_ids: Out[pulumi.Output[list[str]]]
+    db_subnet_ids: Out[pulumi.Output[list[str]]]
+    endpoint_security_group_id: Out[pulumi.Output[str]]
+    flow_log_group_name: Out[pulumi.Output[str]]
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("platform:network:Network", name, None, opts)
-        self._name = name
+        super().__init__(name, opts)
         self._context = ctx = args.context
         settings = args.settings
         plan = plan_subnets(settings.vpc_cidr, settings.layout(), ctx.region)
@@ -45,7 +52,7 @@ class Network(pulumi.ComponentResource):
             enable_dns_support=True,
             enable_dns_hostnames=True,  # interface endpoints with private DNS need both
             tags=self._tags(ctx.physical_name("vpc")),
-            opts=self._child(),
+            opts=self.child(),
         )
         # The default security group allows all traffic between its members; nothing should use it,
         # so it is adopted and emptied (Security Hub EC2.2).
@@ -53,11 +60,11 @@ class Network(pulumi.ComponentResource):
             f"{name}-default-sg",
             vpc_id=self.vpc.id,
             tags=self._tags(ctx.physical_name("default")),
-            opts=self._child(),
+            opts=self.child(),
         )
         self.subnets: dict[str, aws.ec2.Subnet] = {spec.key: self._subnet(spec) for spec in plan}
         internet_gateway = aws.ec2.InternetGateway(
-            f"{name}-igw", vpc_id=self.vpc.id, tags=self._tags(ctx.physical_name("igw")), opts=self._child()
+            f"{name}-igw", vpc_id=self.vpc.id, tags=self._tags(ctx.physical_name("igw")), opts=self.child()
         )
         nat_by_az = self._nat_gateways(settings, internet_gateway)
         self.route_tables = self._route_tables(internet_gateway, nat_by_az)
@@ -71,18 +78,7 @@ class Network(pulumi.ComponentResource):
         self.db_subnet_ids = self._subnet_ids("db")
         self.endpoint_security_group_id = self.endpoint_security_group.id
         self.flow_log_group_name = self.flow_log_group.name
-        self.register_outputs(
-            {
-                "vpc_id": self.vpc_id,
-                "public_subnet_ids": self.public_subnet_ids,
-                "app_subnet_ids": self.app_subnet_ids,
-                "db_subnet_ids": self.db_subnet_ids,
-                "endpoint_security_group_id": self.endpoint_security_group_id,
-            }
-        )
-
-    def _child(self, **kwargs: object) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, **kwargs)  # type: ignore[arg-type]
+        self.finish()
 
     def _tags(self, name: str, **extra: str) -> dict[str, str]:
         return {**component_tags(service="platform", component="network", name=name), **extra}
@@ -98,7 +94,7 @@ class Network(pulumi.ComponentResource):
             availability_zone=spec.az,
             map_public_ip_on_launch=False,  # nothing gets a public IP by accident, even in public subnets
             tags=self._tags(self._context.physical_name(spec.tier, spec.az), Tier=spec.tier),
-            opts=self._child(),
+            opts=self.child(),
         )
 
     def _nat_gateways(
@@ -112,14 +108,14 @@ class Network(pulumi.ComponentResource):
                 f"{self._name}-nat-eip-{az}",
                 domain="vpc",
                 tags=self._tags(self._context.physical_name("nat", az)),
-                opts=self._child(depends_on=[internet_gateway]),
+                opts=self.child(depends_on=[internet_gateway]),
             )
             gateways[az] = aws.ec2.NatGateway(
                 f"{self._name}-nat-{az}",
                 allocation_id=eip.allocation_id,
                 subnet_id=self.subnets[f"public-{az}"].id,
                 tags=self._tags(self._context.physical_name("nat", az)),
-                opts=self._child(depends_on=[internet_gateway]),
+                opts=self.child(depends_on=[internet_gateway]),
             )
         return {az: gateways.get(az, gateways[nat_azs[0]]) for az in self.azs}
 
@@ -135,13 +131,13 @@ class Network(pulumi.ComponentResource):
                     f"{self._name}-rt-{key}",
                     vpc_id=self.vpc.id,
                     tags=self._tags(self._context.physical_name(tier, az), Tier=tier),
-                    opts=self._child(),
+                    opts=self.child(),
                 )
                 aws.ec2.RouteTableAssociation(
                     f"{self._name}-rta-{key}",
                     subnet_id=self.subnets[key].id,
                     route_table_id=table.id,
-                    opts=self._child(),
+                    opts=self.child(),
                 )
                 if tier == "public":
                     aws.ec2.Route(
@@ -149,7 +145,7 @@ class Network(pulumi.ComponentResource):
                         route_table_id=table.id,
                         destination_cidr_block="0.0.0.0/0",
                         gateway_id=internet_gateway.id,
-                        opts=self._child(),
+                        opts=self.child(),
                     )
                 elif tier == "app":
                     aws.ec2.Route(
@@ -157,7 +153,7 @@ class Network(pulumi.ComponentResource):
                         route_table_id=table.id,
                         destination_cidr_block="0.0.0.0/0",
                         nat_gateway_id=nat_by_az[az].id,
-                        opts=self._child(),
+                        opts=self.child(),
                     )
                 tables[key] = table
         return tables
@@ -171,14 +167,14 @@ class Network(pulumi.ComponentResource):
             vpc_endpoint_type="Gateway",
             route_table_ids=[self.route_tables[f"app-{az}"].id for az in self.azs],
             tags=self._tags(self._context.physical_name("s3")),
-            opts=self._child(),
+            opts=self.child(),
         )
         group = aws.ec2.SecurityGroup(
             f"{self._name}-endpoints-sg",
             vpc_id=self.vpc.id,
             description="Interface VPC endpoints: HTTPS from inside the VPC only",
             tags=self._tags(self._context.physical_name("endpoints")),
-            opts=self._child(),
+            opts=self.child(),
         )
         aws.vpc.SecurityGroupIngressRule(
             f"{self._name}-endpoints-https-from-vpc",
@@ -188,7 +184,7 @@ class Network(pulumi.ComponentResource):
             from_port=HTTPS,
             to_port=HTTPS,
             cidr_ipv4=str(settings.vpc_cidr),
-            opts=self._child(),
+            opts=self.child(),
         )
         for service in settings.interface_endpoints:
             aws.ec2.VpcEndpoint(
@@ -200,7 +196,7 @@ class Network(pulumi.ComponentResource):
                 subnet_ids=[self.subnets[f"app-{az}"].id for az in self.azs],
                 security_group_ids=[group.id],
                 tags=self._tags(self._context.physical_name(service.replace(".", "-"))),
-                opts=self._child(),
+                opts=self.child(),
             )
         return group
 
@@ -211,7 +207,7 @@ class Network(pulumi.ComponentResource):
             name=f"/platform/{ctx.environment}/vpc-flow-logs",
             retention_in_days=settings.flow_log_retention_days,
             tags=self._tags(ctx.physical_name("flow-logs")),
-            opts=self._child(),
+            opts=self.child(),
         )
         role = aws.iam.Role(
             f"{self._name}-flow-logs-role",
@@ -221,7 +217,7 @@ class Network(pulumi.ComponentResource):
                 source_arn=ctx.arn("ec2", "vpc-flow-log/*"),
             ),
             tags=self._tags(ctx.physical_name("flow-logs")),
-            opts=self._child(),
+            opts=self.child(),
         )
         aws.iam.RolePolicy(
             f"{self._name}-flow-logs-delivery",
@@ -235,7 +231,7 @@ class Network(pulumi.ComponentResource):
                 # Delivery checks that the group exists; DescribeLogGroups cannot be scoped to one group.
                 statement("FindLogGroups", ["logs:DescribeLogGroups"], [ctx.arn("logs", "log-group:*")]),
             ),
-            opts=self._child(),
+            opts=self.child(),
         )
         aws.ec2.FlowLog(
             f"{self._name}-flow-log",
@@ -246,6 +242,6 @@ class Network(pulumi.ComponentResource):
             iam_role_arn=role.arn,
             max_aggregation_interval=60,
             tags=self._tags(ctx.physical_name("vpc")),
-            opts=self._child(),
+            opts=self.child(),
         )
         return log_group

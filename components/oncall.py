@@ -12,9 +12,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_pagerduty as pagerduty
 
-from components.config.oncall import OnCallConfig, OnCallService
-from components.context import StackContext
+from components.base import Component, Out
 from components.secrets import as_secret
+from platform_config.context import StackContext
+from platform_config.oncall import OnCallConfig, OnCallService
 
 SUPPORT_DAYS = [1, 2, 3, 4, 5]  # Monday to Friday
 GROUPING_WINDOW_SECONDS = 300
@@ -35,16 +36,19 @@ class PagerDutyRoute:
     integration_key: pulumi.Output[str]
 
 
-class OnCall(pulumi.ComponentResource):
-    """Outputs: `routes` (service key -> PagerDutyRoute), `services`, `escalation_policies`, `schedules`."""
+class OnCall(Component, token="platform:oncall:OnCall"):
+    """PagerDuty teams, schedules, escalation policies and services from the config.
+
+    `routes` (service key -> PagerDutyRoute), `services`, `escalation_policies` and `schedules` are the handles."""
+
+    service_ids: Out[dict[str, pulumi.Output[str]]]
 
     def __init__(self, name: str, args: OnCallArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("platform:oncall:OnCall", name, None, opts)
-        self._name = name
+        super().__init__(name, opts)
         self._context = ctx = args.context
         settings = args.settings
         self.teams = {
-            key: pagerduty.Team(f"{name}-team-{key}", name=key, description=description, opts=self._child())
+            key: pagerduty.Team(f"{name}-team-{key}", name=key, description=description, opts=self.child())
             for key, description in sorted(settings.teams.items())
         }
         self.users = {}
@@ -54,15 +58,15 @@ class OnCall(pulumi.ComponentResource):
                 name=user.name,
                 email=user.email,
                 role=user.role,
-                time_zone="Asia/Tokyo",
-                opts=self._child(),
+                time_zone=settings.time_zone,
+                opts=self.child(),
             )
             pagerduty.TeamMembership(
                 f"{name}-member-{key}",
                 team_id=self.teams[user.team].id,
                 user_id=self.users[key].id,
                 role="responder",
-                opts=self._child(),
+                opts=self.child(),
             )
         self.schedules = {
             key: pagerduty.Schedule(
@@ -80,7 +84,7 @@ class OnCall(pulumi.ComponentResource):
                     )
                     for layer in schedule.layers
                 ],
-                opts=self._child(),
+                opts=self.child(),
             )
             for key, schedule in sorted(settings.schedules.items())
         }
@@ -108,7 +112,7 @@ class OnCall(pulumi.ComponentResource):
                     )
                     for level in policy.levels
                 ],
-                opts=self._child(),
+                opts=self.child(),
             )
             for key, policy in sorted(settings.escalation_policies.items())
         }
@@ -116,10 +120,8 @@ class OnCall(pulumi.ComponentResource):
         self.routes: dict[str, PagerDutyRoute] = {}
         for key, service in sorted(settings.services.items()):
             self.services[key], self.routes[key] = self._service(key, service, settings)
-        self.register_outputs({"services": {key: s.id for key, s in self.services.items()}})
-
-    def _child(self, **kwargs: object) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, **kwargs)  # type: ignore[arg-type]
+        self.service_ids = {key: service.id for key, service in self.services.items()}
+        self.finish()
 
     def _service(
         self, key: str, service: OnCallService, settings: OnCallConfig
@@ -141,7 +143,7 @@ class OnCall(pulumi.ComponentResource):
             start, end = settings.support_hours
             support_hours = pagerduty.ServiceSupportHoursArgs(
                 type="fixed_time_per_day",
-                time_zone="Asia/Tokyo",
+                time_zone=settings.time_zone,
                 days_of_weeks=SUPPORT_DAYS,
                 start_time=start,
                 end_time=end,
@@ -160,14 +162,14 @@ class OnCall(pulumi.ComponentResource):
             ),
             incident_urgency_rule=urgency,
             support_hours=support_hours,
-            opts=self._child(),
+            opts=self.child(),
         )
         integration = pagerduty.ServiceIntegration(
             f"{self._name}-service-{key}-datadog",
             name="Datadog",
             service=pd_service.id,
             type="events_api_v2_inbound_integration",
-            opts=self._child(additional_secret_outputs=["integrationKey"]),
+            opts=self.child(additional_secret_outputs=["integrationKey"]),
         )
         return pd_service, PagerDutyRoute(
             service_name=service_name, integration_key=as_secret(integration.integration_key)

@@ -16,10 +16,11 @@ import pulumi_aws as aws
 import pulumi_postgresql as postgresql
 import pulumi_random as random
 
-from components.config.databases import DatabaseConfig, DatabaseUser, RoleKind
-from components.context import StackContext
+from components.base import Component, Out
 from components.secrets import as_secret
-from components.tags import component_tags
+from platform_config.context import StackContext
+from platform_config.databases import DatabaseConfig, DatabaseUser, RoleKind
+from platform_config.tags import component_tags
 
 TABLE_PRIVILEGES: dict[RoleKind, list[str]] = {
     "readwrite": ["DELETE", "INSERT", "SELECT", "UPDATE"],
@@ -44,12 +45,15 @@ class PostgresUsersArgs:
     kms_key_arn: pulumi.Output[str]
 
 
-class PostgresUsers(pulumi.ComponentResource):
-    """Outputs: `secret_arns` (user -> Secrets Manager ARN), `secrets` (user -> Secret)."""
+class PostgresUsers(Component, token="platform:database:PostgresUsers"):
+    """The database's users, roles, schemas and grants, each login's password in Secrets Manager.
+
+    `secrets` (user -> Secret) are the handles."""
+
+    secret_arns: Out[dict[str, pulumi.Output[str]]]
 
     def __init__(self, name: str, args: PostgresUsersArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("platform:database:PostgresUsers", name, None, opts)
-        self._name = name
+        super().__init__(name, opts)
         self._args = args
         settings = args.settings
         self.provider = postgresql.Provider(
@@ -63,7 +67,7 @@ class PostgresUsers(pulumi.ComponentResource):
             superuser=False,
             connect_timeout=CONNECT_TIMEOUT_SECONDS,
             expected_version="16",
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self.child(),
         )
         self._pg = pulumi.ResourceOptions(parent=self, provider=self.provider)
         owner = settings.owner()
@@ -99,7 +103,7 @@ class PostgresUsers(pulumi.ComponentResource):
                 self._grant(user, owner)
         self.secrets = {user.name: self._secret(user) for user in settings.users}
         self.secret_arns = {user: secret.arn for user, secret in self.secrets.items()}
-        self.register_outputs({"secret_arns": self.secret_arns})
+        self.finish()
 
     def _role(self, user: DatabaseUser) -> postgresql.Role:
         password = random.RandomPassword(
@@ -109,7 +113,7 @@ class PostgresUsers(pulumi.ComponentResource):
             min_lower=4,
             min_upper=4,
             min_numeric=4,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self.child(),
         )
         self._passwords[user.name] = password
         return postgresql.Role(
@@ -207,7 +211,7 @@ class PostgresUsers(pulumi.ComponentResource):
             kms_key_id=args.kms_key_arn,
             recovery_window_in_days=30 if ctx.profile.protect_stateful else 7,
             tags=component_tags(service="database", component=f"database-{args.database_key}"),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self.child(),
         )
         document: dict[str, Any] = {
             "engine": "postgres",
@@ -221,7 +225,7 @@ class PostgresUsers(pulumi.ComponentResource):
             f"{self._name}-{user.name}-secret-value",
             secret_id=secret.id,
             secret_string=as_secret(pulumi.Output.json_dumps(document, sort_keys=True)),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self.child(),
         )
         return secret
 

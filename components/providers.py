@@ -5,8 +5,8 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from components.config.general import GeneralConfig
-from components.tags import default_tags
+from platform_config.general import GeneralConfig
+from platform_config.tags import default_tags
 
 
 def aws_provider(

@@ -8,7 +8,7 @@ from typing import cast
 
 import pulumi
 
-from components.iam import Statement, statement
+from platform_lib.iam import Statement, statement
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components.context import StackContext
-from components.iam import policy_document, service_trust_policy, statement
 from components.secrets import SecretRef, secret_read_statements
+from platform_config.context import StackContext
+from platform_lib.iam import policy_document, service_trust_policy, statement
 
 ECS_EXEC_ACTIONS = [
     "ssmmessages:CreateControlChannel",
@@ -109,7 +109,7 @@ def task_security_group(
     name: str, *, vpc_id: pulumi.Input[str], description: str, tags: dict[str, str], parent: pulumi.Resource
 ) -> aws.ec2.SecurityGroup:
     """A task's security group: nothing in, HTTPS out (AWS endpoints, Datadog through NAT).
-    Databases add their port with `allow_to`."""
+    `connect(task, database)` (components/connections.py) adds the database's port."""
     group = aws.ec2.SecurityGroup(
         f"{name}-sg", vpc_id=vpc_id, description=description, tags=tags, opts=pulumi.ResourceOptions(parent=parent)
     )

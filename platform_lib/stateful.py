@@ -140,10 +140,6 @@ STATEFUL: dict[str, StatefulType] = {
 }  # fmt: skip
 
 
-def stateful(type_token: str) -> StatefulType | None:
-    return STATEFUL.get(type_token)
-
-
 def replacement_keys(type_token: str, changed: Iterable[str], replace_on_changes: Iterable[str] = ()) -> list[str]:
     """The changed inputs that force `type_token` to be replaced: the provider's facts, plus the resource's own
     `replaceOnChanges` option (which applies to any type). `changed` holds top-level property names; a
@@ -157,3 +153,11 @@ def replacement_keys(type_token: str, changed: Iterable[str], replace_on_changes
 
 def _top(path: str) -> str:
     return path.split(".", 1)[0].split("[", 1)[0]
+
+
+PROTECTED_IN_PRODUCTION: frozenset[str] = frozenset(
+    {"aws:rds/instance:Instance", "aws:s3/bucket:Bucket", "aws:dynamodb/table:Table", "aws:kms/key:Key"}
+)
+"""The data-holding types production must `protect`: the components set it from the prd profile and
+the pack's `stateful-resources-protected` rule demands it. (The rest of STATEFUL is only flagged on
+replacement: a queue or a log group lost is an incident, not a loss of the ledger.)"""

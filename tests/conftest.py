@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from components.config import ConfigError, load_platform_config
+from platform_config import ConfigError, load_platform_config
 from tools.mock_runtime import ProgramRun
 from tools.offline import PROJECT_DIR, run_stack
 from tools.stack_config import StackConfig, load_stack_config
@@ -104,6 +104,6 @@ def run_component(build: Callable[[], None], *, stack: str = "stg") -> ProgramRu
 
 def platform_config(stack: str) -> Any:
     """The validated PlatformConfig of a real stack file."""
-    from components.config import load_platform_config
+    from platform_config import load_platform_config
 
     return load_platform_config(load_stack_config(PROJECT_DIR, stack).values, stack=stack)

@@ -21,7 +21,7 @@ def with_declared_secrets(config: StackConfig) -> tuple[StackConfig, list[str]]:
     key), so a fresh stack file may not have them yet. Offline they become placeholders, reported
     back so the preview can say so; a real run fails on the missing key.
     """
-    from components.config import NAMESPACE, SECRET_KEYS
+    from platform_config import NAMESPACE, SECRET_KEYS
 
     missing = sorted(f"{NAMESPACE}:{key}" for key in SECRET_KEYS if f"{NAMESPACE}:{key}" not in config.values)
     values = {**config.values, **{key: secret_placeholder(key) for key in missing}}

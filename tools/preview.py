@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run = run_stack(args.stack, project_dir=args.project_dir, config=stack_config)
     except Exception as error:
-        from components.config import ConfigError  # the program's own, from the tree being run
+        from platform_config import ConfigError  # the program's own, from the tree being run
 
         if args.debug:
             traceback.print_exc()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pulumi_policy import Severity
 
+from platform_lib.schedules import schedule_problem, time_zone_problem
+from platform_lib.secret_names import SECRET_LIKE
 from platform_policies.framework import Resource, Rule, Stack
 from platform_policies.helpers import as_list
 
@@ -20,7 +21,6 @@ FUNCTION = "aws:lambda/function:Function"
 PERMISSION = "aws:lambda/permission:Permission"
 STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
 SCHEDULE = "aws:scheduler/schedule:Schedule"
-SECRET_LIKE = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL|ACCESS_KEY)", re.IGNORECASE)
 CURRENT_PYTHON = {"python3.12", "python3.13"}
 LOG_LEVELS = ["OFF", "FATAL", "ERROR", "ALL"]
 
@@ -150,8 +150,6 @@ def _state_machine(r: Resource, config: Mapping[str, Any]) -> Iterator[str]:
 
 
 def _schedule(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
-    from components.schedules import schedule_problem, time_zone_problem
-
     target = r.get("target") or {}
     if not (target.get("deadLetterConfig") or {}).get("arn"):
         yield f"schedule {r.get('name')} has no dead-letter queue: failed starts would vanish"
@@ -176,7 +174,7 @@ RULES = [
     Rule(id="ecs-task-hardening", description="Task definitions use awsvpc, no host namespaces, separate task and "
          "execution roles, a log configuration on every container, no privileged containers.",
          why="Each closes a path from a compromised container to the host, other tasks or lost evidence.",
-         fix="Build task definitions with components/containers.py and components/task_roles.py.",
+         fix="Build task definitions with platform_lib/containers.py and components/task_roles.py.",
          anchors="cdk-nag AwsSolutions-ECS7; FSBP ECS.3, ECS.4, ECS.9; checkov CKV_AWS_249", types=(TASK,),
          check=_task),
     Rule(id="no-plain-secrets", description="No secret-looking value is in a container's or function's plain "

@@ -65,16 +65,6 @@ class Stack:
     def of_type(self, *types: str) -> list[Resource]:
         return [r for r in self.resources if r.type in types]
 
-    def referring(self, type_: str, prop: str, target: Resource, *, value: Any = None) -> list[Resource]:
-        """Resources of `type_` whose `prop` names `target`: by property dependency, or by a value."""
-        found = []
-        for resource in self.of_type(type_):
-            if target.urn in resource.property_dependencies.get(prop, ()) or (
-                value is not None and resource.get(prop) == value
-            ):
-                found.append(resource)
-        return found
-
 
 Finding = str
 ResourceCheck = Callable[[Resource, Mapping[str, Any]], Iterable[Finding]]
@@ -97,10 +87,6 @@ class Rule:
     stack_check: StackCheck | None = None
     config: Mapping[str, Any] = field(default_factory=dict)
     """Extra config properties (JSON schema) with their defaults."""
-
-    @property
-    def is_stack_rule(self) -> bool:
-        return self.stack_check is not None
 
 
 @dataclass(frozen=True)

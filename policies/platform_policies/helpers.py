@@ -71,7 +71,3 @@ def related(stack: Stack, type_: str, prop: str, target: Resource, *values: Any)
         ):
             found.append(resource)
     return found
-
-
-def is_production(config: Mapping[str, Any]) -> bool:
-    return bool(config.get("production"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from platform_lib.ses_regions import SES_RECEIVING_REGIONS
 from platform_policies.framework import Resource, Rule, Stack, parse_json
 from platform_policies.helpers import condition_keys, denies_insecure_transport, principals, statements
 
@@ -111,8 +112,6 @@ def _visibility(stack: Stack, config: Mapping[str, Any]) -> Iterator[tuple[str, 
 
 
 def _ses_region(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
-    from components.ses_regions import SES_RECEIVING_REGIONS
-
     if r.region not in SES_RECEIVING_REGIONS:
         yield f"SES resource in {r.region}, where SES does not receive mail"
 

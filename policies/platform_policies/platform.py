@@ -8,6 +8,7 @@ from typing import Any
 
 from pulumi_policy import Severity
 
+from platform_lib.stateful import PROTECTED_IN_PRODUCTION
 from platform_policies.framework import Resource, Rule, Stack
 from platform_policies.helpers import tags_of
 
@@ -19,12 +20,6 @@ TAGGABLE = {
     "aws:lb/loadBalancer:LoadBalancer", "aws:lb/targetGroup:TargetGroup", "aws:secretsmanager/secret:Secret",
     "aws:sfn/stateMachine:StateMachine", "aws:ecr/repository:Repository", "aws:cloudwatch/eventRule:EventRule",
 }  # fmt: skip
-STATEFUL = {
-    "aws:rds/instance:Instance",
-    "aws:s3/bucket:Bucket",
-    "aws:dynamodb/table:Table",
-    "aws:kms/key:Key",
-}
 MONITOR = "datadog:index/monitor:Monitor"
 WATCHED = {
     "aws:ecs/service:Service": ("servicename", "name"),
@@ -98,7 +93,7 @@ RULES = [
          config={"required": {"type": "array", "items": {"type": "string"}}}),
     Rule(id="stateful-protected", description="Stateful resources (databases, buckets, tables, keys) are "
          "protected from deletion by Pulumi.", why="A refactor or a removed config entry must never delete data.",
-         fix="Pass protect=True (the prd profile's protect_stateful).", anchors="platform", types=tuple(sorted(STATEFUL)),
+         fix="Pass protect=True (the prd profile's protect_stateful).", anchors="platform", types=tuple(sorted(PROTECTED_IN_PRODUCTION)),
          check=_protected),
     Rule(id="monitor-routing", description="Monitors carry a runbook and env/service/team tags; production monitors "
          "page through PagerDuty and staging monitors never do.", why="Every production alert must reach a person "

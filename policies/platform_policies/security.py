@@ -140,7 +140,7 @@ def _retention(r: Resource, config: Mapping[str, Any]) -> Iterator[str]:
 RULES = [
     Rule(id="iam-least-privilege", description="IAM policies allow no `*` or `service:*` actions, and nothing "
          "that writes on every resource.", why="Wildcards grant far more than the code needs; a leaked role then "
-         "reaches everything.", fix="List the actions and scope them to ARNs (components/iam.py refuses wildcards).",
+         "reaches everything.", fix="List the actions and scope them to ARNs (platform_lib/iam.py refuses wildcards).",
          anchors="cdk-nag AwsSolutions-IAM5; FSBP IAM.1, IAM.21", types=(ROLE, ROLE_POLICY, POLICY), check=_no_wildcards),
     Rule(id="iam-passrole-scoped", description="iam:PassRole names the roles and the service they are passed to.",
          why="Passing any role to any service is privilege escalation.",

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from components.bootstrap import KEY_USE, load_bootstrap_config
-from components.config import ConfigError
+from components.bootstrap import KEY_USE
+from platform_config import ConfigError
+from platform_config.bootstrap import load_bootstrap_config
 from platform_lib.github import subject as github_subject
 from tools.mock_runtime import ProgramRun, run_program
 from tools.mocks import PlatformMocks

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from statelint.linter import Linter
 
-from components.config import ConfigError, load_platform_config
-from components.state_machines import definition_paths
+from platform_config import ConfigError, load_platform_config
+from platform_lib.state_machines import definition_paths
 from tests.conftest import assert_rejected, platform_config, policy_of, with_area
 from tools.mock_runtime import ProgramRun
 
@@ -235,7 +235,7 @@ def test_batches_run_the_api_image_at_its_tag(platform: ProgramRun) -> None:
 
 
 def test_batch_alert_specs(stg: ProgramRun) -> None:
-    from components.cron_batch import batch_alerts
+    from platform_config.alert_catalog import batch_alerts
 
     config = platform_config("stg")
     arn = "arn:aws:states:ap-northeast-1:210987654321:stateMachine:platform-stg-settlement"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from components.config import ConfigError, load_platform_config
+from platform_config import ConfigError, load_platform_config
 from tests.conftest import assert_rejected, with_area
 from tools.mock_runtime import RecordedResource, run_program
 from tools.mocks import PlatformMocks
@@ -206,7 +206,7 @@ def test_bad_config_fails_before_any_resource_is_registered(stack_values: Values
     assert recorded == []
 
     # The same harness does record registrations when the config is good.
-    from components.config import SECRET_KEYS
+    from platform_config import SECRET_KEYS
 
     secrets = {f"platform:{key}": "value" for key in SECRET_KEYS}
     run_program(

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import pytest
 
-from components.context import StackContext
 from components.database import Database, DatabaseArgs
+from platform_config.context import StackContext
 from tests.conftest import assert_rejected, platform_config, policy_of, run_component
 from tools.mock_runtime import ProgramRun, RecordedResource
 
@@ -273,8 +274,16 @@ def _build_database(grant: Callable[[Database, aws.iam.Role], None]) -> ProgramR
     return run_component(build)
 
 
-def test_allow_from_opens_only_the_port_to_that_security_group() -> None:
-    run = _build_database(lambda db, _: (db.allow_from("api", "sg-api"), None)[1])
+def test_a_connected_client_gets_only_the_database_port_from_its_security_group() -> None:
+    from components.connections import Endpoint, connect
+
+    def connect_client(db: Database, role: aws.iam.Role) -> None:
+        client = SimpleNamespace(
+            endpoint=Endpoint(name="api", rule_prefix="api", security_group_id="sg-api", owner=role)
+        )
+        connect(client, db)
+
+    run = _build_database(connect_client)
     (rule,) = run.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
     assert rule.inputs == {
         "description": "PostgreSQL from api",
@@ -305,7 +314,7 @@ def test_secret_ref_of_an_unknown_user_fails() -> None:
 
 
 def test_alert_specs_cover_the_instance(platform: ProgramRun) -> None:
-    from components.database import database_alerts
+    from platform_config.alert_catalog import database_alerts
 
     config = platform_config(platform.stack)
     specs = database_alerts("card", f"platform-{platform.stack}-card", config.databases["card"])

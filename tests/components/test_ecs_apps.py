@@ -354,7 +354,7 @@ def test_no_value_in_the_preview_is_unknown(platform: ProgramRun) -> None:
 
 
 def test_app_alert_specs(platform: ProgramRun) -> None:
-    from components.ecs_app import app_alerts
+    from platform_config.alert_catalog import app_alerts
 
     config = platform_config(platform.stack)
     name = f"platform-{platform.stack}-api"

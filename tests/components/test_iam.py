@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from components.iam import service_trust_policy, statement, static_policy_document
+from platform_lib.iam import service_trust_policy, statement, static_policy_document
 
 
 def test_statement_sorts_and_dedupes_actions() -> None:

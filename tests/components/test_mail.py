@@ -239,11 +239,11 @@ def test_processing_task_may_read_raw_mail_and_reach_its_database(platform: Prog
 
 
 def test_mail_alert_specs(platform: ProgramRun) -> None:
-    from components.context import StackContext
-    from components.mail import mail_alerts
+    from platform_config.alert_catalog import mail_alerts
+    from platform_config.context import StackContext
 
     config = platform_config(platform.stack)
-    specs = {s.key: s for s in mail_alerts(StackContext.from_config(config), config.mail)}
+    specs = {s.key: s for s in mail_alerts(StackContext.from_config(config))}
     assert set(specs) >= {
         "mail.dlq-depth",
         "mail.oldest-message",

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from components.alert_catalog import alert_catalog
-from components.config import ConfigError, load_platform_config
+from platform_config import ConfigError, load_platform_config
+from platform_config.alert_catalog import alert_catalog
 from tests.conftest import assert_rejected, platform_config, with_area
 from tools.mock_runtime import ProgramRun, RecordedResource
 from tools.offline import PROJECT_DIR
@@ -170,7 +170,7 @@ def test_datadog_and_pagerduty_use_explicit_providers(platform: ProgramRun) -> N
 
 def test_only_the_monitoring_module_imports_datadog() -> None:
     code = (
-        "import sys; import components.platform, components.config, components.alert_catalog, tools.preview;"
+        "import sys; import composition.platform, platform_config, platform_config.alert_catalog, tools.preview;"
         "assert 'pulumi_datadog' not in sys.modules, 'imported'"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, capture_output=True, text=True, check=False)
@@ -183,22 +183,24 @@ def test_only_the_monitoring_module_imports_datadog() -> None:
     assert importers == {"monitoring.py"}
 
 
-def test_a_component_without_alert_specs_is_an_error() -> None:
-    from components.context import StackContext
-    from components.monitoring import Monitoring, MonitoringArgs, UnwatchedComponentError
+def test_an_alert_key_given_twice_is_an_error() -> None:
+    """Two monitors with one key would fight over one Datadog monitor name: refused before any exists."""
+    from components.monitoring import Monitoring, MonitoringArgs
+    from platform_config.context import StackContext
     from tests.conftest import run_component
 
     config = platform_config("stg")
+    spec = alert_catalog(config)[0]
 
     def build() -> None:
         Monitoring(
             "monitoring",
             MonitoringArgs(
-                context=StackContext.from_config(config), settings=config.monitoring, team="t", watched={"app x": []}
+                context=StackContext.from_config(config), settings=config.monitoring, team="t", alerts=[spec, spec]
             ),
         )
 
-    with pytest.raises(UnwatchedComponentError, match="app x"):
+    with pytest.raises(ValueError, match=f"declared twice: {re.escape(spec.key)}"):
         run_component(build)
 
 

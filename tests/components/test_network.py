@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.config.network import DEFAULT_INTERFACE_ENDPOINTS
+from platform_config.network import DEFAULT_INTERFACE_ENDPOINTS
 from tests.conftest import policy_of
 from tools.mock_runtime import ProgramRun, RecordedResource
 

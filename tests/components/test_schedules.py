@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.schedules import schedule_problem, time_zone_problem
+from platform_lib.schedules import schedule_problem, time_zone_problem
 
 VALID = [
     "cron(5 15 * * ? *)",

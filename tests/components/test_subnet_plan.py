@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.subnet_plan import (
+from platform_lib.subnet_plan import (
     TIERS,
     SubnetPlanError,
     Tier,

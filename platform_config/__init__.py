@@ -14,18 +14,18 @@ from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from components.config.apps import AppsConfig
-from components.config.base import ConfigError, ConfigIssue, key_path
-from components.config.batches import BatchesConfig
-from components.config.checks import CHECKS
-from components.config.databases import DatabasesConfig
-from components.config.general import GeneralConfig
-from components.config.mail import MailConfig
-from components.config.model import NAMESPACE, PlatformConfig
-from components.config.monitoring import MonitoringConfig
-from components.config.network import NetworkConfig
-from components.config.oncall import OnCallConfig
-from components.config.profiles import PROFILES, EnvironmentProfile
+from platform_config.apps import AppsConfig
+from platform_config.base import ConfigError, ConfigIssue, key_path
+from platform_config.batches import BatchesConfig
+from platform_config.checks import CHECKS
+from platform_config.databases import DatabasesConfig
+from platform_config.general import GeneralConfig
+from platform_config.mail import MailConfig
+from platform_config.model import NAMESPACE, PlatformConfig
+from platform_config.monitoring import MonitoringConfig
+from platform_config.network import NetworkConfig
+from platform_config.oncall import OnCallConfig
+from platform_config.profiles import PROFILES, EnvironmentProfile
 
 __all__ = ["NAMESPACE", "ConfigError", "ConfigIssue", "PlatformConfig", "load_platform_config"]
 

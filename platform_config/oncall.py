@@ -6,9 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from components.config.base import ConfigModel
-
-Name = str
+from platform_config.base import ConfigModel
 
 
 class OnCallUser(ConfigModel):
@@ -50,7 +48,8 @@ class OnCallService(ConfigModel):
     description: str
     escalation_policy: str
     urgency: Literal["high", "support-hours"]
-    """high: page at all hours (customer-facing); support-hours: high on weekdays 09-18 JST, low otherwise."""
+    """high: page at all hours (customer-facing); support-hours: high on weekdays within `supportHours`
+    (in the on-call `timeZone`), low otherwise."""
     acknowledgement_timeout_seconds: int = Field(default=1800, ge=60, le=86400)
     auto_resolve_timeout_seconds: int = Field(default=14400, ge=60, le=86400)
 
@@ -64,3 +63,5 @@ class OnCallConfig(ConfigModel):
     escalation_policies: dict[str, EscalationPolicy] = Field(default_factory=dict)
     services: dict[str, OnCallService] = Field(default_factory=dict)
     support_hours: tuple[str, str] = ("09:00:00", "18:00:00")
+    time_zone: str = "Asia/Tokyo"
+    """The IANA time zone of `supportHours` and of every user's PagerDuty profile."""

@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
-from components.config.apps import FARGATE_SIZES, SECRET_LIKE, SecretSource
-from components.config.base import ConfigIssue, key_path
-from components.config.mail import SES_RECEIVING_REGIONS, minimum_visibility_timeout
-from components.config.model import NAMESPACE, PlatformConfig
-from components.config.oncall import OnCallConfig
-from components.schedules import schedule_problem, time_zone_problem
-from components.subnet_plan import check_layout
+from platform_config.alert_catalog import alert_catalog
+from platform_config.apps import FARGATE_SIZES, SecretSource
+from platform_config.base import ConfigIssue, key_path
+from platform_config.mail import SES_RECEIVING_REGIONS, minimum_visibility_timeout
+from platform_config.model import NAMESPACE, PlatformConfig
+from platform_config.oncall import OnCallConfig
+from platform_lib.schedules import schedule_problem, time_zone_problem
+from platform_lib.secret_names import SECRET_LIKE
+from platform_lib.subnet_plan import check_layout
 
 MAIL_CLIENT = "mail-processor"
 """The database client name of the mail processing task."""
@@ -117,6 +119,15 @@ def _check_apps(config: PlatformConfig) -> list[ConfigIssue]:
             )
         issues += _check_environment(at, app)
         issues += check_secret_sources(config, at, name, app.secrets)
+    owner = config.apps.load_balancer.owner
+    if owner not in services or services[owner].routing is None:
+        web_apps = sorted(name for name, app in services.items() if app.routing is not None)
+        issues.append(
+            ConfigIssue(
+                f"{NAMESPACE}:apps.loadBalancer.owner",
+                f"{owner!r} is not an app with `routing`; web apps: {', '.join(web_apps) or 'none'}",
+            )
+        )
     return issues
 
 
@@ -305,8 +316,6 @@ def _in_domain(address: str, domain: str) -> bool:
 
 
 def _check_monitoring(config: PlatformConfig) -> list[ConfigIssue]:
-    from components.alert_catalog import alert_catalog
-
     at = f"{NAMESPACE}:monitoring"
     monitoring, oncall = config.monitoring, config.oncall
     specs = alert_catalog(config)
@@ -350,6 +359,9 @@ def _check_oncall(config: PlatformConfig) -> list[ConfigIssue]:
     at = f"{NAMESPACE}:oncall"
     issues: list[ConfigIssue] = []
     teams, users = set(oncall.teams), set(oncall.users)
+    zone_problem = time_zone_problem(oncall.time_zone)
+    if zone_problem:
+        issues.append(ConfigIssue(f"{at}.timeZone", zone_problem))
     for key, user in sorted(oncall.users.items()):
         if user.team not in teams:
             issues.append(ConfigIssue(f"{at}.users.{key}.team", f"unknown team {user.team!r}"))
@@ -370,13 +382,6 @@ def _check_oncall(config: PlatformConfig) -> list[ConfigIssue]:
                 if user not in users
             ]
     issues += _check_escalation(oncall, at)
-    for key, service in sorted(oncall.services.items()):
-        if service.escalation_policy not in oncall.escalation_policies:
-            issues.append(
-                ConfigIssue(
-                    f"{at}.services.{key}.escalationPolicy", f"unknown escalation policy {service.escalation_policy!r}"
-                )
-            )
     return issues
 
 

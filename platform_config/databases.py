@@ -8,8 +8,8 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from components.config.base import ConfigModel
-from components.config.profiles import EnvironmentProfile
+from platform_config.base import ConfigModel
+from platform_config.profiles import EnvironmentProfile
 
 RoleKind = Literal["owner", "readwrite", "readonly"]
 """owner: the migrator, owns the database and its schemas; readwrite: DML on tables and sequences;

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from components.config.base import ConfigModel
-from components.config.profiles import Environment
+from platform_config.base import ConfigModel
+from platform_config.profiles import Environment
 from platform_lib.github import REPOSITORY_PATTERN
 
 

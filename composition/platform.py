@@ -12,15 +12,11 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_pagerduty as pagerduty
 
-from components.alerts import AlertSpec
-from components.batches import Batches, BatchesArgs, schedule_dlq_alert
+from components.base import Component, Out
+from components.batches import Batches, BatchesArgs
 from components.cluster import Cluster, ClusterArgs
-from components.config import PlatformConfig
-from components.config.apps import AppConfig, SecretSource
-from components.config.batches import BatchConfig
-from components.config.checks import MAIL_CLIENT
-from components.context import StackContext
-from components.cron_batch import BatchSpec, CronBatch
+from components.connections import Connectable, connect
+from components.cron_batch import BatchSpec
 from components.database import Database, DatabaseArgs
 from components.ecs_app import EcsApp, EcsAppArgs
 from components.fargate_task import ContainerSecret, ImageRef
@@ -29,6 +25,12 @@ from components.network import Network, NetworkArgs
 from components.oncall import OnCall, OnCallArgs
 from components.providers import aws_provider
 from components.secrets import SecretRef
+from platform_config import PlatformConfig
+from platform_config.alert_catalog import alert_catalog
+from platform_config.apps import AppConfig, SecretSource
+from platform_config.batches import BatchConfig
+from platform_config.checks import MAIL_CLIENT
+from platform_config.context import StackContext
 
 if TYPE_CHECKING:
     from components.monitoring import Monitoring
@@ -45,16 +47,20 @@ class PlatformSecrets:
     """Only stacks with on-call (prd) need it."""
 
 
-class Platform(pulumi.ComponentResource):
+class Platform(Component, token="platform:index:Platform"):
+    """The whole platform of one stack, built from its validated config: the one place that wires
+    components to each other (networks to apps, databases to their clients, alerts to on-call)."""
+
+    vpc_id: Out[pulumi.Output[str]]
+    alb_dns_name: Out[pulumi.Output[str]]
+
     def __init__(
         self, name: str, config: PlatformConfig, secrets: PlatformSecrets, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("platform:index:Platform", name, None, opts)
+        super().__init__(name, opts)
         self.config = config
         self.context = ctx = StackContext.from_config(config)
-        self.aws = aws_provider(
-            f"{name}-aws", region=ctx.region, general=config.general, opts=pulumi.ResourceOptions(parent=self)
-        )
+        self.aws = aws_provider(f"{name}-aws", region=ctx.region, general=config.general, opts=self.child())
         primary = pulumi.ResourceOptions(parent=self, providers={"aws": self.aws})
 
         self.network = network = Network("network", NetworkArgs(context=ctx, settings=config.network), opts=primary)
@@ -114,7 +120,9 @@ class Platform(pulumi.ComponentResource):
         self.oncall = self._oncall(name, secrets)
         self.monitoring = self._monitoring(name, secrets)
 
-        self.register_outputs({"vpc_id": network.vpc_id, "alb_dns_name": self.cluster.alb_dns_name})
+        self.vpc_id = network.vpc_id
+        self.alb_dns_name = self.cluster.alb_dns_name
+        self.finish()
 
     def container_secret(self, source: SecretSource) -> ContainerSecret:
         """A config secret reference as ECS `valueFrom` plus what IAM must allow to read it."""
@@ -162,7 +170,7 @@ class Platform(pulumi.ComponentResource):
             f"{name}-aws-mail",
             region=settings.region,
             general=self.config.general,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self.child(),
         )
         image, tag = self._app_image(settings.processing_task.app)
         return MailPipeline(
@@ -191,9 +199,7 @@ class Platform(pulumi.ComponentResource):
             return None
         if secrets.pagerduty_token is None:
             raise ValueError("platform:oncall is enabled but platform:pagerdutyToken is not set")
-        provider = pagerduty.Provider(
-            f"{name}-pagerduty", token=secrets.pagerduty_token, opts=pulumi.ResourceOptions(parent=self)
-        )
+        provider = pagerduty.Provider(f"{name}-pagerduty", token=secrets.pagerduty_token, opts=self.child())
         return OnCall(
             "oncall",
             OnCallArgs(context=self.context, settings=settings),
@@ -212,21 +218,13 @@ class Platform(pulumi.ComponentResource):
             app_key=secrets.datadog_app_key,
             parent=self,
         )
-        watched: dict[str, list[AlertSpec]] = {"load balancer": self.cluster.alerts()}
-        watched |= {f"database {key}": db.alerts() for key, db in self.databases.items()}
-        watched |= {f"app {key}": app.alerts() for key, app in self.apps.items()}
-        watched |= {f"batch {key}": batch.alerts() for key, batch in self.batches.batches.items()}
-        if self.batches.batches:
-            watched["batch schedules"] = [schedule_dlq_alert(self.context)]
-        if self.mail is not None:
-            watched["mail"] = self.mail.alerts()
         return Monitoring(
             "monitoring",
             MonitoringArgs(
                 context=self.context,
                 settings=settings,
                 team=self.config.general.owner,
-                watched=watched,
+                alerts=alert_catalog(self.config),
                 pagerduty=self.oncall.routes if self.oncall is not None else {},
                 datadog_external_id=secrets.datadog_external_id,
             ),
@@ -235,14 +233,12 @@ class Platform(pulumi.ComponentResource):
 
     def _connect_databases(self) -> None:
         """Each database accepts its configured clients (apps and batches), and those clients may reach it."""
-        clients: dict[str, EcsApp | CronBatch | MailPipeline] = {**self.apps, **self.batches.batches}
+        clients: dict[str, Connectable] = {**self.apps, **self.batches.batches}
         if self.mail is not None:
             clients[MAIL_CLIENT] = self.mail
         for db_name, database in self.databases.items():
             for client_name in self.config.databases[db_name].clients:
-                client = clients[client_name]
-                database.allow_from(client_name, client.security_group_id)
-                client.allow_to(f"database-{db_name}", database.security_group_id, database.port)
+                connect(clients[client_name], database)
 
 
 def _borrows_image(app_name: str, app: AppConfig) -> bool:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.config.apps import AppsConfig
-from components.config.batches import BatchConfig
-from components.config.databases import DatabaseConfig
-from components.config.general import GeneralConfig
-from components.config.mail import MailConfig
-from components.config.monitoring import MonitoringConfig
-from components.config.network import NetworkConfig
-from components.config.oncall import OnCallConfig
-from components.config.profiles import PROFILES, EnvironmentProfile
+from platform_config.apps import AppsConfig
+from platform_config.batches import BatchConfig
+from platform_config.databases import DatabaseConfig
+from platform_config.general import GeneralConfig
+from platform_config.mail import MailConfig
+from platform_config.monitoring import MonitoringConfig
+from platform_config.network import NetworkConfig
+from platform_config.oncall import OnCallConfig
+from platform_config.profiles import PROFILES, EnvironmentProfile
 
 NAMESPACE = "platform"
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import pulumi
 
-from components.config.batches import RetryConfig
-from components.containers import APP_CONTAINER
+from platform_lib.containers import APP_CONTAINER
 
 RUN_TASK = "arn:aws:states:::ecs:runTask.sync"
 RUN_STATE = "Run ECS Task"
@@ -17,6 +16,17 @@ ECS_API_ERRORS = ["AmazonECS.Unknown", "ECS.AmazonECSException"]
 """RunTask answered with `failures` (capacity, throttling) or the ECS API failed: safe to retry."""
 TASK_FAILED = "States.TaskFailed"
 """The task ran and stopped badly (non-zero exit, failed to start): retried as configured."""
+
+
+class Retry(Protocol):
+    """How a failed task is retried (the config's `retry` block satisfies it)."""
+
+    @property
+    def max_attempts(self) -> int: ...
+    @property
+    def interval_seconds(self) -> int: ...
+    @property
+    def backoff_rate(self) -> float: ...
 
 
 def run_task_definition(
@@ -28,7 +38,7 @@ def run_task_definition(
     security_groups: Sequence[pulumi.Input[str]],
     command: Sequence[str],
     input_keys: Sequence[str],
-    retry: RetryConfig,
+    retry: Retry,
     task_timeout_seconds: int,
 ) -> dict[str, Any]:
     """One task state running the batch's container with the command and input-driven environment."""

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from components.config.general import GeneralConfig
-from components.naming import PROJECT
+from platform_config.general import GeneralConfig
+from platform_lib.naming import PROJECT
 
 
 def default_tags(general: GeneralConfig) -> dict[str, str]:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from components.config.base import ConfigModel
+from platform_config.base import ConfigModel
 
 FARGATE_SIZES: dict[int, tuple[int, ...]] = {
     256: (512, 1024, 2048),
@@ -20,7 +19,6 @@ FARGATE_SIZES: dict[int, tuple[int, ...]] = {
 }
 """Fargate's allowed task cpu (units) -> memory (MiB) pairs."""
 
-SECRET_LIKE = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL)", re.IGNORECASE)
 """Environment names that must come from `secrets`, never plain `environment`."""
 
 AppName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,23}$")]
@@ -108,6 +106,8 @@ class AppConfig(ConfigModel):
     spot_percent: int = Field(default=0, ge=0, le=100)
     """Share of tasks on FARGATE_SPOT (interruptible, cheaper); one task always stays on FARGATE."""
     architecture: Literal["X86_64", "ARM64"] = "X86_64"
+    customer_facing: bool = False
+    """Customers reach it directly: its 5xx rate pages at priority 1 and its latency at 2 (else 2 and 3)."""
 
 
 class LoadBalancerConfig(ConfigModel):
@@ -116,6 +116,8 @@ class LoadBalancerConfig(ConfigModel):
     """TLS 1.3 and 1.2 only."""
     idle_timeout_seconds: int = Field(default=60, ge=1, le=4000)
     access_log_retention_days: int = Field(default=90, ge=1)
+    owner: AppName
+    """The web app whose on-call service owns the 5xx the load balancer answers itself (no healthy target)."""
 
 
 class AppsConfig(ConfigModel):

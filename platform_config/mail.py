@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from components.config.apps import EnvName, SecretSource
-from components.config.base import ConfigModel
-from components.ses_regions import SES_RECEIVING_REGIONS
+from platform_config.apps import EnvName, SecretSource
+from platform_config.base import ConfigModel
+from platform_lib.ses_regions import SES_RECEIVING_REGIONS
 
 __all__ = ["SES_RECEIVING_REGIONS", "DispatcherConfig", "MailConfig", "ProcessingTaskConfig"]
 

@@ -8,9 +8,9 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from components.config.base import Cidr, ConfigModel
-from components.config.profiles import LOG_RETENTION_DAYS, EnvironmentProfile, NatGateways
-from components.subnet_plan import Tier
+from platform_config.base import Cidr, ConfigModel
+from platform_config.profiles import LOG_RETENTION_DAYS, EnvironmentProfile, NatGateways
+from platform_lib.subnet_plan import Tier
 
 InterfaceEndpoint = Literal[
     "ecr.api", "ecr.dkr", "logs", "secretsmanager", "ssmmessages", "ssm", "ec2messages", "sts", "kms",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.config import PlatformConfig
-from components.config.profiles import Environment, EnvironmentProfile
-from components.naming import physical_name
+from platform_config.model import PlatformConfig
+from platform_config.profiles import Environment, EnvironmentProfile
+from platform_lib.naming import physical_name
 
 
 @dataclass(frozen=True, kw_only=True)

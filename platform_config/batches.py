@@ -6,8 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from components.config.apps import EnvName, ImageConfig, SecretSource
-from components.config.base import ConfigModel
+from platform_config.apps import EnvName, ImageConfig, SecretSource
+from platform_config.base import ConfigModel
 
 BatchName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,23}$")]
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from components.config.base import ConfigModel
+from platform_config.base import ConfigModel
 
 DatadogSite = Literal[
     "datadoghq.com", "us3.datadoghq.com", "us5.datadoghq.com", "datadoghq.eu",
