@@ -19,18 +19,40 @@ os.environ.pop("PYTHONUNBUFFERED", None)
 """Tests and every process they start run as on a machine that does not set it (it once hid a hang)."""
 
 STACKS = ("stg", "prd")
+README_EDITED = ("stg+readme", "prd+readme")
+"""Each stack file with the README's "Adding a batch" and "Adding an app" steps applied
+(tests/readme_changes.py): whole-stack tests must hold for them too, or following the README breaks CI."""
 _RUNS: dict[str, ProgramRun] = {}
+_CONFIGS: dict[int, Any] = {}
 
 
-def stack_run(stack: str) -> ProgramRun:
-    """The whole program for `stack`, run once per process and shared by every test."""
-    if stack not in _RUNS:
-        _RUNS[stack] = run_stack(stack)
-    return _RUNS[stack]
+def stack_variant(variant: str) -> StackConfig:
+    """The config map of a stack (`stg`) or of its README-edited copy (`stg+readme`)."""
+    from tests.readme_changes import apply_readme_edits
+
+    stack, _, edited = variant.partition("+")
+    config = load_stack_config(PROJECT_DIR, stack)
+    return apply_readme_edits(config) if edited else config
 
 
-@pytest.fixture(params=STACKS)
+def stack_run(variant: str) -> ProgramRun:
+    """The whole program for a stack variant, run once per process and shared by every test."""
+    if variant not in _RUNS:
+        config = stack_variant(variant)
+        run = run_stack(config.stack, config=config)
+        _RUNS[variant] = run
+        _CONFIGS[id(run)] = load_platform_config(config.values, stack=config.stack)
+    return _RUNS[variant]
+
+
+def config_of(run: ProgramRun) -> Any:
+    """The validated PlatformConfig the whole-stack `run` was built from."""
+    return _CONFIGS[id(run)]
+
+
+@pytest.fixture(params=STACKS + README_EDITED)
 def platform(request: pytest.FixtureRequest) -> ProgramRun:
+    """Every stack, as committed and as the README's steps leave it: tests of it check invariants."""
     return stack_run(request.param)
 
 
@@ -79,12 +101,13 @@ def policy_of(resource_inputs: dict[str, Any], key: str = "policy") -> dict[str,
 
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Path:
-    """A copy of the project (program, components, stack files) to run with edited stack files."""
+    """A copy of the project (program, its layers, stack files) to run with edited stack files."""
     import shutil
 
     for item in ("Pulumi.yaml", "Pulumi.stg.yaml", "Pulumi.prd.yaml", "__main__.py"):
         shutil.copy(PROJECT_DIR / item, tmp_path / item)
-    shutil.copytree(PROJECT_DIR / "components", tmp_path / "components", ignore=shutil.ignore_patterns("__pycache__"))
+    for package in ("platform_lib", "platform_config", "components", "composition"):
+        shutil.copytree(PROJECT_DIR / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
     return tmp_path
 
 

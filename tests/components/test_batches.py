@@ -11,10 +11,8 @@ from statelint.linter import Linter
 
 from platform_config import ConfigError, load_platform_config
 from platform_lib.state_machines import definition_paths
-from tests.conftest import assert_rejected, platform_config, policy_of, with_area
+from tests.conftest import assert_rejected, config_of, platform_config, policy_of, with_area
 from tools.mock_runtime import ProgramRun
-
-BATCHES = ("cleanup", "clearing-import", "settlement", "statement-run")
 
 
 def definition(run: ProgramRun, batch: str) -> dict[str, Any]:
@@ -27,7 +25,7 @@ def _account(run: ProgramRun) -> str:
 
 
 def test_every_definition_passes_statelint(platform: ProgramRun) -> None:
-    for batch in BATCHES:
+    for batch in config_of(platform).batches:
         assert Linter.validate(definition(platform, batch)) == [], batch
 
 
@@ -38,8 +36,8 @@ def test_statelint_catches_a_broken_definition(stg: ProgramRun) -> None:
 
 
 def test_the_task_runs_with_the_configured_command_and_input_driven_environment(platform: ProgramRun) -> None:
-    config = platform_config(platform.stack)
-    for batch in BATCHES:
+    config = config_of(platform)
+    for batch in config_of(platform).batches:
         settings = config.batches[batch]
         state = definition(platform, batch)["States"]["Run ECS Task"]
         assert state["Resource"] == "arn:aws:states:::ecs:runTask.sync"
@@ -64,8 +62,8 @@ def test_the_task_runs_with_the_configured_command_and_input_driven_environment(
 
 
 def test_value_paths_name_keys_of_the_input(platform: ProgramRun) -> None:
-    config = platform_config(platform.stack)
-    for batch in BATCHES:
+    config = config_of(platform)
+    for batch in config_of(platform).batches:
         paths = definition_paths(definition(platform, batch))
         assert {p.removeprefix("$.") for p in paths} == set(config.batches[batch].input)
         schedule_input = json.loads(platform.named(f"{batch}-schedule").inputs["target"]["input"])
@@ -73,26 +71,36 @@ def test_value_paths_name_keys_of_the_input(platform: ProgramRun) -> None:
 
 
 def test_retry_and_catch_as_configured(platform: ProgramRun) -> None:
-    clearing = definition(platform, "clearing-import")
-    state = clearing["States"]["Run ECS Task"]
-    api_retry, task_retry = state["Retry"]
-    assert api_retry["ErrorEquals"] == ["AmazonECS.Unknown", "ECS.AmazonECSException"]
-    assert task_retry == {
-        "ErrorEquals": ["States.TaskFailed"],
-        "IntervalSeconds": 60,
-        "MaxAttempts": 2,
-        "BackoffRate": 2,
-    }
-    assert state["Catch"] == [{"ErrorEquals": ["States.ALL"], "Next": "Failed", "ResultPath": "$.error"}]
-    assert clearing["States"]["Failed"]["Type"] == "Fail"
-    assert state["TimeoutSeconds"] == 120 * 60
-    assert clearing["TimeoutSeconds"] == 3 * 120 * 60 + 600
-    statements = definition(platform, "statement-run")["States"]["Run ECS Task"]["Retry"]
+    """ECS API errors always retry; failed tasks as configured (none for `maxAttempts: 0`); then Fail."""
+    for batch, settings in config_of(platform).batches.items():
+        machine = definition(platform, batch)
+        state = machine["States"]["Run ECS Task"]
+        api_retry, *task_retries = state["Retry"]
+        assert api_retry["ErrorEquals"] == ["AmazonECS.Unknown", "ECS.AmazonECSException"]
+        retry = settings.retry
+        expected = [
+            {
+                "ErrorEquals": ["States.TaskFailed"],
+                "IntervalSeconds": retry.interval_seconds,
+                "MaxAttempts": retry.max_attempts,
+                "BackoffRate": retry.backoff_rate,
+            }
+        ]
+        assert task_retries == (expected if retry.max_attempts else [])
+        assert state["Catch"] == [{"ErrorEquals": ["States.ALL"], "Next": "Failed", "ResultPath": "$.error"}]
+        assert machine["States"]["Failed"]["Type"] == "Fail"
+        assert state["TimeoutSeconds"] == settings.timeout_minutes * 60
+        assert machine["TimeoutSeconds"] == (1 + retry.max_attempts) * settings.timeout_minutes * 60 + 600
+
+
+def test_a_batch_without_task_retries_retries_only_the_ecs_api(stg: ProgramRun) -> None:
+    """`maxAttempts: 0` (statement-run in the fixture stack) leaves only the API-error retry."""
+    statements = definition(stg, "statement-run")["States"]["Run ECS Task"]["Retry"]
     assert [r["ErrorEquals"] for r in statements] == [["AmazonECS.Unknown", "ECS.AmazonECSException"]]
 
 
 def test_state_machines_are_standard_logged_and_traced(platform: ProgramRun) -> None:
-    for batch in BATCHES:
+    for batch in config_of(platform).batches:
         machine = platform.named(f"{batch}-state-machine").inputs
         assert machine["type"] == "STANDARD"
         assert machine["name"] == f"platform-{platform.stack}-{batch}"
@@ -103,7 +111,7 @@ def test_state_machines_are_standard_logged_and_traced(platform: ProgramRun) -> 
 
 def test_state_machine_role_has_exactly_what_sync_needs(platform: ProgramRun) -> None:
     account = _account(platform)
-    for batch in BATCHES:
+    for batch in config_of(platform).batches:
         policy = policy_of(platform.named(f"{batch}-state-machine-policy").inputs)
         statements = {s["Sid"]: s for s in policy["Statement"]}
         for statement in policy["Statement"]:
@@ -122,7 +130,7 @@ def test_state_machine_role_has_exactly_what_sync_needs(platform: ProgramRun) ->
 
 def test_state_machine_role_passes_only_its_own_task_roles(platform: ProgramRun) -> None:
     account = _account(platform)
-    for batch in BATCHES:
+    for batch in config_of(platform).batches:
         policy = policy_of(platform.named(f"{batch}-state-machine-policy").inputs)
         (pass_role,) = [s for s in policy["Statement"] if "iam:PassRole" in s["Action"]]
         assert pass_role["Resource"] == [
@@ -134,14 +142,14 @@ def test_state_machine_role_passes_only_its_own_task_roles(platform: ProgramRun)
         assert trust["Principal"] == {"Service": "states.amazonaws.com"}
 
 
-def test_schedules_in_tokyo_time_with_retry_and_dead_letter_queue(platform: ProgramRun) -> None:
-    config = platform_config(platform.stack)
-    for batch in BATCHES:
+def test_schedules_in_their_time_zone_with_retry_and_dead_letter_queue(platform: ProgramRun) -> None:
+    config = config_of(platform)
+    for batch in config_of(platform).batches:
         schedule = platform.named(f"{batch}-schedule").inputs
         assert schedule["scheduleExpression"] == config.batches[batch].schedule
-        assert schedule["scheduleExpressionTimezone"] == "Asia/Tokyo"
+        assert schedule["scheduleExpressionTimezone"] == config.batches[batch].time_zone
         assert schedule["groupName"] == f"platform-{platform.stack}-batches"
-        assert schedule["state"] == "ENABLED"
+        assert schedule["state"] == ("ENABLED" if config.batches[batch].enabled else "DISABLED")
         assert schedule["flexibleTimeWindow"] == {"mode": "OFF"}
         target = schedule["target"]
         assert (
@@ -155,7 +163,7 @@ def test_schedules_in_tokyo_time_with_retry_and_dead_letter_queue(platform: Prog
 
 def test_scheduler_role_may_only_start_its_own_state_machine(platform: ProgramRun) -> None:
     account = _account(platform)
-    for batch in BATCHES:
+    for batch in config_of(platform).batches:
         (trust,) = policy_of(platform.named(f"{batch}-scheduler-role").inputs, "assumeRolePolicy")["Statement"]
         assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
         group = f"arn:aws:scheduler:ap-northeast-1:{account}:schedule-group/platform-{platform.stack}-batches"
@@ -179,7 +187,8 @@ def test_failure_rules_catch_failed_executions_and_failed_tasks(platform: Progra
     assert executions["detail-type"] == ["Step Functions Execution Status Change"]
     assert executions["detail"]["status"] == ["FAILED", "TIMED_OUT", "ABORTED"]
     assert sorted(executions["detail"]["stateMachineArn"]) == sorted(
-        f"arn:aws:states:ap-northeast-1:{account}:stateMachine:platform-{platform.stack}-{b}" for b in BATCHES
+        f"arn:aws:states:ap-northeast-1:{account}:stateMachine:platform-{platform.stack}-{b}"
+        for b in config_of(platform).batches
     )
     tasks = json.loads(platform.named("batches-task-failed").inputs["eventPattern"])
     assert tasks["detail-type"] == ["ECS Task State Change"]
@@ -188,7 +197,7 @@ def test_failure_rules_catch_failed_executions_and_failed_tasks(platform: Progra
         {"containers": {"exitCode": [{"anything-but": 0}]}},
         {"stopCode": ["TaskFailedToStart"]},
     ]
-    assert len(tasks["detail"]["taskDefinitionArn"]) == len(BATCHES)
+    assert len(tasks["detail"]["taskDefinitionArn"]) == len(config_of(platform).batches)
     for kind in ("execution-failed", "task-failed"):
         target = platform.named(f"batches-{kind}-to-topic")
         assert target.inputs["arn"].endswith(f":platform-{platform.stack}-batch-failures")
@@ -210,27 +219,37 @@ def test_failure_topic_is_encrypted_and_only_the_rules_may_publish(platform: Pro
     assert key_statements["EventBridgePublishesEncrypted"]["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
 
 
-def test_batches_reach_their_databases(platform: ProgramRun) -> None:
-    egress = [
-        r.inputs["referencedSecurityGroupId"]
-        for r in platform.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
-        if r.inputs["securityGroupId"] == "settlement-sg-id" and "referencedSecurityGroupId" in r.inputs
-    ]
-    assert sorted(egress) == ["app-sg-id", "card-sg-id"]
-    card_ingress = [
-        r.inputs["referencedSecurityGroupId"]
-        for r in platform.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
-        if r.inputs["securityGroupId"] == "card-sg-id"
-    ]
-    assert sorted(card_ingress) == ["api-sg-id", "clearing-import-sg-id", "settlement-sg-id"]
+def test_every_client_reaches_exactly_its_databases(platform: ProgramRun) -> None:
+    """A database admits exactly its configured clients, and each client may leave only to those."""
+    config = config_of(platform)
+    groups = {name: f"{name}-sg-id" for name in config.databases}
+    for name, database in config.databases.items():
+        ingress = [
+            r.inputs["referencedSecurityGroupId"]
+            for r in platform.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+            if r.inputs["securityGroupId"] == groups[name]
+        ]
+        assert sorted(ingress) == sorted(f"{client}-sg-id" for client in database.clients)
+    for client in {client for database in config.databases.values() for client in database.clients}:
+        egress = [
+            r.inputs["referencedSecurityGroupId"]
+            for r in platform.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+            if r.inputs["securityGroupId"] == f"{client}-sg-id"
+            and r.inputs.get("referencedSecurityGroupId") in groups.values()
+        ]
+        assert sorted(egress) == sorted(groups[n] for n, d in config.databases.items() if client in d.clients)
 
 
-def test_batches_run_the_api_image_at_its_tag(platform: ProgramRun) -> None:
-    for batch in BATCHES:
+def test_batches_run_their_app_image_at_the_apps_tag(platform: ProgramRun) -> None:
+    """A batch with `app` runs that app's image at the app's current tag, so it moves with releases."""
+    config = config_of(platform)
+    for batch, settings in config.batches.items():
         app = next(
             c for c in json.loads(platform.named(f"{batch}-task").inputs["containerDefinitions"]) if c["name"] == "app"
         )
-        assert app["image"].endswith("/api:2026.11.20-1")
+        image = settings.image if settings.app is None else config.apps.services[settings.app].image
+        repository = image.repository or settings.app or batch
+        assert app["image"].endswith(f"/{repository}:{image.tag}")
         assert "command" in app
 
 
@@ -273,7 +292,7 @@ BAD_BATCHES = [
     ),
     pytest.param(
         lambda b: _batch(b, "settlement").update(app="billing"),
-        "platform:batches.settlement.app: unknown app 'billing'; apps: admin, api, worker",
+        "platform:batches.settlement.app: unknown app 'billing'",
         id="unknown-app",
     ),
     pytest.param(

@@ -13,7 +13,7 @@ import pytest
 
 from components.database import Database, DatabaseArgs
 from platform_config.context import StackContext
-from tests.conftest import assert_rejected, platform_config, policy_of, run_component
+from tests.conftest import assert_rejected, config_of, platform_config, policy_of, run_component
 from tools.mock_runtime import ProgramRun, RecordedResource
 
 DATABASES = ("app", "card")
@@ -155,7 +155,7 @@ def _expected_grants(config: Any, db: str) -> set[tuple[str, str, str, str, tupl
 
 
 def test_each_role_has_exactly_the_privileges_of_its_kind(platform: ProgramRun) -> None:
-    config = platform_config(platform.stack)
+    config = config_of(platform)
     for db in DATABASES:
         found = set()
         for resource in platform.resources:
@@ -182,7 +182,7 @@ def test_readonly_users_cannot_write(platform: ProgramRun) -> None:
 
 def test_no_role_is_superuser_or_can_create_roles(platform: ProgramRun) -> None:
     roles = platform.of_type("postgresql:index/role:Role")
-    assert len(roles) == 11
+    assert len(roles) == sum(len(database.users) for database in config_of(platform).databases.values())
     for role in roles:
         assert role.inputs["superuser"] is False
         assert role.inputs["createRole"] is False
@@ -214,7 +214,7 @@ def _all_strings(value: Any) -> list[str]:
 
 def test_passwords_are_secret_and_never_in_plain_inputs(platform: ProgramRun) -> None:
     passwords = platform.of_type("random:index/randomPassword:RandomPassword")
-    assert len(passwords) == 11
+    assert len(passwords) == sum(len(database.users) for database in config_of(platform).databases.values())
     for password in passwords:
         assert password.inputs["length"] >= 32
         assert password.inputs["special"] is False
@@ -316,7 +316,7 @@ def test_secret_ref_of_an_unknown_user_fails() -> None:
 def test_alert_specs_cover_the_instance(platform: ProgramRun) -> None:
     from platform_config.alert_catalog import database_alerts
 
-    config = platform_config(platform.stack)
+    config = config_of(platform)
     specs = database_alerts("card", f"platform-{platform.stack}-card", config.databases["card"])
     keys = {spec.key for spec in specs}
     assert keys >= {

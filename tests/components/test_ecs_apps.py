@@ -8,11 +8,17 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import assert_rejected, platform_config, policy_of
+from tests.conftest import assert_rejected, config_of, policy_of
 from tools.mock_runtime import ProgramRun
 
-APPS = ("admin", "api", "worker")
-WEB_APPS = ("admin", "api")
+
+def apps_of(run: ProgramRun) -> list[str]:
+    return sorted(config_of(run).apps.services)
+
+
+def web_apps_of(run: ProgramRun) -> list[str]:
+    """Apps behind the load balancer (with `routing`)."""
+    return sorted(name for name, app in config_of(run).apps.services.items() if app.routing is not None)
 
 
 def containers(run: ProgramRun, app: str) -> dict[str, dict[str, Any]]:
@@ -26,7 +32,7 @@ def sg_rules(run: ProgramRun, kind: str, group_id: str) -> list[dict[str, Any]]:
 
 
 def test_every_task_runs_app_agent_and_log_router(platform: ProgramRun) -> None:
-    for app in APPS:
+    for app in apps_of(platform):
         task = platform.named(f"{app}-task").inputs
         assert task["requiresCompatibilities"] == ["FARGATE"]
         assert task["networkMode"] == "awsvpc"
@@ -89,8 +95,8 @@ def test_worker_runs_the_api_image_with_its_own_command(platform: ProgramRun) ->
 
 
 def test_secrets_come_only_by_reference(platform: ProgramRun) -> None:
-    config = platform_config(platform.stack)
-    for app in APPS:
+    config = config_of(platform)
+    for app in apps_of(platform):
         for container in containers(platform, app).values():
             for entry in container.get("environment", []):
                 assert set(entry) == {"name", "value"}
@@ -104,7 +110,7 @@ def test_secrets_come_only_by_reference(platform: ProgramRun) -> None:
 
 
 def _expected_secret_arns(run: ProgramRun, app: str) -> set[str]:
-    config = platform_config(run.stack)
+    config = config_of(run)
     prefix = f"arn:aws:secretsmanager:ap-northeast-1:{_account(run)}:secret:platform/{run.stack}"
     expected = {f"{prefix}/datadog-api-key-Mock01"}
     for source in config.apps.services[app].secrets.values():
@@ -116,7 +122,7 @@ def _expected_secret_arns(run: ProgramRun, app: str) -> set[str]:
 
 
 def test_execution_role_reads_exactly_the_referenced_secrets(platform: ProgramRun) -> None:
-    for app in APPS:
+    for app in apps_of(platform):
         policy = policy_of(platform.named(f"{app}-execution-policy").inputs)
         statements = {s["Sid"]: s for s in policy["Statement"]}
         assert set(statements["ReadSecrets"]["Resource"]) == _expected_secret_arns(platform, app)
@@ -132,14 +138,15 @@ def test_execution_role_reads_exactly_the_referenced_secrets(platform: ProgramRu
 
 
 def test_card_secrets_are_readable_only_by_apps_that_use_them(platform: ProgramRun) -> None:
-    for app in APPS:
+    for app in apps_of(platform):
         resources = {
             arn
             for s in policy_of(platform.named(f"{app}-execution-policy").inputs)["Statement"]
             for arn in s["Resource"]
         }
         uses_card = any("/db/card/" in arn for arn in resources)
-        assert uses_card is (app == "api")
+        secrets = config_of(platform).apps.services[app].secrets.values()
+        assert uses_card is any(getattr(secret, "database", None) == "card" for secret in secrets)
 
 
 def test_task_role_allows_ecs_exec_and_nothing_else(platform: ProgramRun) -> None:
@@ -158,7 +165,7 @@ def test_task_role_allows_ecs_exec_and_nothing_else(platform: ProgramRun) -> Non
 
 
 def test_task_roles_trust_only_ecs_tasks_of_this_account(platform: ProgramRun) -> None:
-    for app in APPS:
+    for app in apps_of(platform):
         for role in (f"{app}-task-role", f"{app}-execution-role"):
             (trust,) = policy_of(platform.named(role).inputs, "assumeRolePolicy")["Statement"]
             assert trust["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
@@ -166,24 +173,26 @@ def test_task_roles_trust_only_ecs_tasks_of_this_account(platform: ProgramRun) -
 
 
 def test_web_apps_accept_traffic_only_from_the_load_balancer(platform: ProgramRun) -> None:
-    for app in WEB_APPS:
+    services = config_of(platform).apps.services
+    for app in apps_of(platform):
         ingress = sg_rules(platform, "Ingress", f"{app}-sg-id")
-        assert ingress == [
+        port = services[app].port
+        expected = [
             {
                 "description": "The public load balancer",
-                "fromPort": 8080,
+                "fromPort": port,
                 "ipProtocol": "tcp",
                 "referencedSecurityGroupId": "cluster-alb-sg-id",
                 "securityGroupId": f"{app}-sg-id",
-                "toPort": 8080,
+                "toPort": port,
             }
         ]
-    assert sg_rules(platform, "Ingress", "worker-sg-id") == []
+        assert ingress == (expected if app in web_apps_of(platform) else [])
 
 
 def test_apps_reach_only_https_and_their_databases(platform: ProgramRun) -> None:
-    config = platform_config(platform.stack)
-    for app in APPS:
+    config = config_of(platform)
+    for app in apps_of(platform):
         egress = sg_rules(platform, "Egress", f"{app}-sg-id")
         targets = sorted(r.get("cidrIpv4") or r["referencedSecurityGroupId"] for r in egress)
         databases = sorted(f"{db}-sg-id" for db, s in config.databases.items() if app in s.clients)
@@ -194,7 +203,7 @@ def test_apps_reach_only_https_and_their_databases(platform: ProgramRun) -> None
 
 
 def test_databases_accept_exactly_their_configured_clients(platform: ProgramRun) -> None:
-    config = platform_config(platform.stack)
+    config = config_of(platform)
     for db, settings in config.databases.items():
         ingress = sg_rules(platform, "Ingress", f"{db}-sg-id")
         assert sorted(r["referencedSecurityGroupId"] for r in ingress) == sorted(f"{c}-sg-id" for c in settings.clients)
@@ -205,11 +214,11 @@ def test_load_balancer_listens_on_80_and_443_from_anywhere_and_talks_only_to_app
     ingress = sg_rules(platform, "Ingress", "cluster-alb-sg-id")
     assert sorted((r["fromPort"], r["cidrIpv4"]) for r in ingress) == [(80, "0.0.0.0/0"), (443, "0.0.0.0/0")]
     egress = sg_rules(platform, "Egress", "cluster-alb-sg-id")
-    assert sorted(r["referencedSecurityGroupId"] for r in egress) == ["admin-sg-id", "api-sg-id"]
+    assert sorted(r["referencedSecurityGroupId"] for r in egress) == [f"{app}-sg-id" for app in web_apps_of(platform)]
 
 
 def test_services_are_private_self_healing_and_exec_enabled(platform: ProgramRun) -> None:
-    for app in APPS:
+    for app in apps_of(platform):
         service = platform.named(f"{app}-service")
         inputs = service.inputs
         network = inputs["networkConfiguration"]
@@ -224,7 +233,7 @@ def test_services_are_private_self_healing_and_exec_enabled(platform: ProgramRun
         assert inputs["capacityProviderStrategies"][0]["capacityProvider"] == "FARGATE"
         assert inputs["capacityProviderStrategies"][0]["base"] == 1
         assert platform.named("cluster-capacity").urn in service.dependencies
-        if app in WEB_APPS:
+        if app in web_apps_of(platform):
             assert inputs["healthCheckGracePeriodSeconds"] == 60
             (lb,) = inputs["loadBalancers"]
             assert (lb["containerName"], lb["containerPort"]) == ("app", 8080)
@@ -324,7 +333,7 @@ def test_access_log_bucket_is_private_encrypted_expiring_and_tls_only(platform: 
 
 def test_repositories_are_immutable_and_scanned(platform: ProgramRun) -> None:
     repositories = platform.of_type("aws:ecr/repository:Repository")
-    assert sorted(r.inputs["name"] for r in repositories) == list(APPS)
+    assert sorted(r.inputs["name"] for r in repositories) == apps_of(platform)
     for repository in repositories:
         assert repository.inputs["imageTagMutability"] == "IMMUTABLE"
         assert repository.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
@@ -356,7 +365,7 @@ def test_no_value_in_the_preview_is_unknown(platform: ProgramRun) -> None:
 def test_app_alert_specs(platform: ProgramRun) -> None:
     from platform_config.alert_catalog import app_alerts
 
-    config = platform_config(platform.stack)
+    config = config_of(platform)
     name = f"platform-{platform.stack}-api"
     specs = {s.key: s for s in app_alerts("api", name, f"platform-{platform.stack}", config.apps.services["api"])}
     assert set(specs) == {f"app.api.{k}" for k in ("running-tasks", "cpu", "memory", "5xx-rate", "p95-latency")}

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import assert_rejected, platform_config, policy_of
+from tests.conftest import assert_rejected, config_of, policy_of
 from tools.mock_runtime import ProgramRun, RecordedResource
 
 MAIL_REGION = "us-east-1"
@@ -103,7 +103,7 @@ def test_rules_depend_on_the_policies_they_need(platform: ProgramRun) -> None:
 
 
 def test_store_rule_requires_tls_scans_and_stores_with_a_notification(platform: ProgramRun) -> None:
-    config = platform_config(platform.stack)
+    config = config_of(platform)
     store = platform.named("mail-rule-store").inputs
     assert store["recipients"] == list(config.mail.recipients)
     assert store["tlsPolicy"] == "Require"
@@ -118,7 +118,7 @@ def test_store_rule_requires_tls_scans_and_stores_with_a_notification(platform: 
 
 
 def test_dns_records_for_receiving_and_dkim(platform: ProgramRun) -> None:
-    domain = platform_config(platform.stack).mail.domain
+    domain = config_of(platform).mail.domain
     mx = platform.named("mail-mx").inputs
     assert mx["records"] == [f"10 inbound-smtp.{MAIL_REGION}.amazonaws.com"]
     assert mx["name"] == domain
@@ -242,7 +242,7 @@ def test_mail_alert_specs(platform: ProgramRun) -> None:
     from platform_config.alert_catalog import mail_alerts
     from platform_config.context import StackContext
 
-    config = platform_config(platform.stack)
+    config = config_of(platform)
     specs = {s.key: s for s in mail_alerts(StackContext.from_config(config))}
     assert set(specs) >= {
         "mail.dlq-depth",

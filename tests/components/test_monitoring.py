@@ -12,7 +12,7 @@ import pytest
 
 from platform_config import ConfigError, load_platform_config
 from platform_config.alert_catalog import alert_catalog
-from tests.conftest import assert_rejected, platform_config, with_area
+from tests.conftest import assert_rejected, config_of, platform_config, with_area
 from tools.mock_runtime import ProgramRun, RecordedResource
 from tools.offline import PROJECT_DIR
 
@@ -24,7 +24,7 @@ def monitors(run: ProgramRun) -> dict[str, RecordedResource]:
 
 
 def test_one_monitor_per_alert_spec_of_every_component(platform: ProgramRun) -> None:
-    config = platform_config(platform.stack)
+    config = config_of(platform)
     found = monitors(platform)
     assert set(found) == {spec.key for spec in alert_catalog(config)}
     for prefix in ("database.app.", "database.card.", "app.api.", "app.admin.", "app.worker.", "mail."):
@@ -34,9 +34,7 @@ def test_one_monitor_per_alert_spec_of_every_component(platform: ProgramRun) -> 
 
 
 def test_catalog_is_what_the_components_declare(platform: ProgramRun) -> None:
-    assert sorted(platform.outputs["monitors"]) == sorted(
-        spec.key for spec in alert_catalog(platform_config(platform.stack))
-    )
+    assert sorted(platform.outputs["monitors"]) == sorted(spec.key for spec in alert_catalog(config_of(platform)))
 
 
 def test_every_monitor_has_a_runbook_and_env_service_team_tags(platform: ProgramRun) -> None:
