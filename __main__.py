@@ -4,9 +4,17 @@ import pulumi
 from pulumi.runtime import config as runtime_config
 
 from composition.platform import Platform, PlatformSecrets
-from platform_config import NAMESPACE, load_platform_config
+from platform_config import NAMESPACE, ConfigError, load_platform_config
 
-config = load_platform_config(runtime_config.CONFIG.get(), stack=pulumi.get_stack())
+try:
+    config = load_platform_config(
+        runtime_config.CONFIG.get(),
+        stack=pulumi.get_stack(),
+        secret_keys={key for key in runtime_config.CONFIG.get() if runtime_config.is_config_secret(key)},
+    )
+except ConfigError as error:
+    # RunError is the SDK's clean failure: the CLI prints the message, not a Python traceback.
+    raise pulumi.RunError(str(error)) from None
 secure = pulumi.Config(NAMESPACE)
 secrets = PlatformSecrets(
     datadog_api_key=secure.require_secret("datadogApiKey"),

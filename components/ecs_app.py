@@ -186,7 +186,7 @@ class EcsApp(Component, token="platform:apps:EcsApp"):
         assert settings.routing is not None
         target_group = aws.lb.TargetGroup(
             f"{name}-targets",
-            name=self.physical_name[:32],
+            name=self.physical_name,
             target_type="ip",  # awsvpc tasks register by IP
             port=settings.port,
             protocol="HTTP",

@@ -9,23 +9,27 @@ object under the `platform:` namespace (`platform:network`, ...), modelled in it
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Collection, Mapping
 from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from platform_config.apps import AppsConfig
-from platform_config.base import ConfigError, ConfigIssue, key_path
+from platform_config.base import NAME_PATTERN, ConfigError, ConfigIssue, did_you_mean, key_path
 from platform_config.batches import BatchesConfig
 from platform_config.checks import CHECKS
 from platform_config.databases import DatabasesConfig
 from platform_config.general import GeneralConfig
-from platform_config.mail import MailConfig
+from platform_config.mail import DOMAIN_PATTERN, MailConfig
 from platform_config.model import NAMESPACE, PlatformConfig
 from platform_config.monitoring import MonitoringConfig
 from platform_config.network import NetworkConfig
 from platform_config.oncall import OnCallConfig
 from platform_config.profiles import PROFILES, EnvironmentProfile
+from platform_lib.provider_keys import AWS_PROVIDER_KEYS, NAMESPACES
+
+REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 
 __all__ = ["NAMESPACE", "ConfigError", "ConfigIssue", "PlatformConfig", "load_platform_config"]
 
@@ -49,13 +53,24 @@ SECRET_KEYS: frozenset[str] = frozenset({"datadogApiKey", "datadogAppKey", "data
 """`platform:` keys holding secure values. The program reads them with `require_secret`, never here."""
 
 
-def load_platform_config(values: Mapping[str, str], *, stack: str | None = None) -> PlatformConfig:
-    """Parse and validate the whole stack config; raise ConfigError naming every bad key."""
+def load_platform_config(
+    values: Mapping[str, str], *, stack: str | None = None, secret_keys: Collection[str] | None = None
+) -> PlatformConfig:
+    """Parse and validate the whole stack config; raise ConfigError naming every bad key.
+
+    `secret_keys` are the keys the engine marks secret (`pulumi config set --secret`); when given, a
+    secure key written in plain text is refused, since it would sit unencrypted in the stack file.
+    """
     issues: list[ConfigIssue] = []
     issues += _unknown_keys(values)
+    if secret_keys is not None:
+        issues += _plaintext_secrets(values, secret_keys, stack)
     region = values.get("aws:region")
     if not region:
         issues.append(ConfigIssue("aws:region", "required key is missing"))
+    elif not REGION.match(region):
+        issues.append(ConfigIssue("aws:region", f"{json.dumps(region)} is not an AWS region such as ap-northeast-1"))
+        region = None
 
     general = _parse_area(values, "general", None, issues)
     profile = _profile(values, general, stack)
@@ -81,12 +96,35 @@ def _profile(values: Mapping[str, str], general: object, stack: str | None) -> E
 
 
 def _unknown_keys(values: Mapping[str, str]) -> list[ConfigIssue]:
-    known = {f"{NAMESPACE}:{area}" for area in AREA_MODELS} | {f"{NAMESPACE}:{k}" for k in SECRET_KEYS}
-    allowed = ", ".join(sorted(k.split(":", 1)[1] for k in known))
+    """Every key is the program's, the AWS provider's or the engine's; a near miss gets a suggestion."""
+    platform_keys = sorted({*AREA_MODELS, *SECRET_KEYS})
+    issues = []
+    for key in sorted(values):
+        namespace, _, name = key.partition(":")
+        if namespace not in NAMESPACES:
+            issues.append(ConfigIssue(key, f"unknown namespace {namespace!r}{did_you_mean(namespace, NAMESPACES)}"))
+        elif namespace == NAMESPACE and name not in platform_keys:
+            issues.append(
+                ConfigIssue(
+                    key,
+                    f"unknown key{did_you_mean(name, platform_keys)}; the {NAMESPACE} namespace has: "
+                    + ", ".join(platform_keys),
+                )
+            )
+        elif namespace == "aws" and name not in AWS_PROVIDER_KEYS:
+            issues.append(ConfigIssue(key, f"not a setting of the AWS provider{did_you_mean(name, AWS_PROVIDER_KEYS)}"))
+    return issues
+
+
+def _plaintext_secrets(values: Mapping[str, str], secret_keys: Collection[str], stack: str | None) -> list[ConfigIssue]:
     return [
-        ConfigIssue(key, f"unknown key; the {NAMESPACE} namespace has: {allowed}")
-        for key in sorted(values)
-        if key.startswith(f"{NAMESPACE}:") and key not in known
+        ConfigIssue(
+            f"{NAMESPACE}:{name}",
+            "must be a secret, not plain text in the stack file: "
+            f"`pulumi config set --secret {NAMESPACE}:{name} <value>{f' -s {stack}' if stack else ''}`",
+        )
+        for name in sorted(SECRET_KEYS)
+        if f"{NAMESPACE}:{name}" in values and f"{NAMESPACE}:{name}" not in secret_keys
     ]
 
 
@@ -145,18 +183,83 @@ def issues_from_pydantic(prefix: str, model: Any, error: ValidationError) -> lis
     for detail in error.errors():
         loc = tuple(str(part) for part in detail["loc"] if part != "[key]")
         kind = detail["type"]
+        if kind == "strict_scalar":
+            loc += (str(detail.get("ctx", {}).get("field", "")),)
         if kind == "extra_forbidden":
             allowed = _allowed_keys(model, loc[:-1])
-            message = "unknown key" + (f"; allowed keys: {', '.join(allowed)}" if allowed else "")
+            message = "unknown key" + did_you_mean(loc[-1] if loc else "", allowed)
+            message += f"; allowed keys: {', '.join(allowed)}" if allowed else ""
         elif kind == "missing":
             message = "required key is missing"
-        else:
+        elif kind in ("value_error", "strict_scalar"):
             message = detail["msg"].removeprefix("Value error, ")
+        else:
+            message = _plain_wording(kind, detail.get("ctx") or {}, detail["msg"])
             value = detail.get("input")
-            if isinstance(value, str | int | float | bool) and kind != "value_error":
-                message += f" (got {value!r})"
+            if isinstance(value, str | int | float | bool):
+                message += f" (got {json.dumps(value)})"
         issues.append(ConfigIssue(key_path(prefix, *loc), message))
     return issues
+
+
+_WORDING: dict[str, str] = {
+    "tuple_type": "must be a list",
+    "list_type": "must be a list",
+    "set_type": "must be a list",
+    "dict_type": "must be an object (key: value pairs)",
+    "model_type": "must be an object (key: value pairs)",
+    "model_attributes_type": "must be an object (key: value pairs)",
+    "string_type": "must be text",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "greater_than_equal": "must be at least {ge}",
+    "greater_than": "must be more than {gt}",
+    "less_than_equal": "must be at most {le}",
+    "less_than": "must be less than {lt}",
+    "string_too_short": "must be at least {min_length} characters long",
+    "string_too_long": "must be at most {max_length} characters long",
+    "string_pattern_mismatch": "must match the pattern {pattern}",
+    "literal_error": "must be {expected}",
+    "enum": "must be {expected}",
+    "ip_v4_network": "must be an IPv4 CIDR block such as 10.0.0.0/16",
+    "ip_v4_address": "must be an IPv4 address such as 10.0.0.1",
+    "url_parsing": "must be a URL",
+    "url_scheme": "must be a URL with scheme {expected_schemes}",
+}
+"""pydantic's error types in the platform's wording: what is allowed, never the library's phrasing."""
+
+
+PATTERN_MEANINGS: dict[str, str] = {
+    r"^\d{12}$": "must be a 12-digit AWS account id, quoted in YAML",
+    DOMAIN_PATTERN: "must be a lowercase DNS name such as inbound.example.com",
+    NAME_PATTERN: "must be lowercase letters, digits and single dashes, from a letter, not ending in a dash",
+    r"^[a-z][a-z0-9_]{0,62}$": "must be a PostgreSQL name: lowercase letters, digits, underscores, from a letter",
+    r"^[A-Z_][A-Z0-9_]*$": "must be an environment variable name: A-Z, 0-9 and underscores",
+    r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$": "must be an email address",
+    r"^/[\x21-\x7e]*$": "must be a path starting with / (printable ASCII, no spaces)",
+}
+"""What a pattern allows, in words; a pattern not listed here is shown as it is."""
+
+
+def _plain_wording(kind: str, ctx: Mapping[str, Any], fallback: str) -> str:
+    if kind == "string_pattern_mismatch" and ctx.get("pattern") in PATTERN_MEANINGS:
+        return PATTERN_MEANINGS[ctx["pattern"]]
+    if kind in ("too_short", "too_long"):
+        limit = ctx.get("min_length" if kind == "too_short" else "max_length")
+        entries = "entry" if limit == 1 else "entries"
+        return f"needs at least {limit} {entries}" if kind == "too_short" else f"may have at most {limit} {entries}"
+    template = _WORDING.get(kind)
+    if template is None:
+        return fallback
+    try:
+        return template.format(**ctx)
+    except (KeyError, IndexError):
+        return fallback
 
 
 def _allowed_keys(model: Any, loc: tuple[str, ...]) -> list[str]:

@@ -6,7 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from platform_config.base import ConfigModel
+from platform_config.base import NAME_PATTERN, ConfigModel
+from platform_lib.aws_limits import HEALTH_CHECK_PATH_MAX
 
 FARGATE_SIZES: dict[int, tuple[int, ...]] = {
     256: (512, 1024, 2048),
@@ -19,14 +20,13 @@ FARGATE_SIZES: dict[int, tuple[int, ...]] = {
 }
 """Fargate's allowed task cpu (units) -> memory (MiB) pairs."""
 
-"""Environment names that must come from `secrets`, never plain `environment`."""
-
-AppName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,23}$")]
+AppName = Annotated[str, Field(pattern=NAME_PATTERN, max_length=19)]
+"""19: the app's target group is `platform-<env>-<app>`, and ELBv2 target group names are at most 32."""
 EnvName = Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")]
 
 
 class ImageConfig(ConfigModel):
-    repository: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9-]{0,23}$")
+    repository: AppName | None = None
     """ECR repository of this account, by app name; defaults to the app's own repository."""
     tag: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
     """An immutable tag (a release or a commit). `latest` is refused: previews must say what runs."""
@@ -93,7 +93,7 @@ class AppConfig(ConfigModel):
     memory: int
     port: int | None = Field(default=None, ge=1024, le=65535)
     """The container port; required with `routing`, absent for workers."""
-    health_check_path: str = Field(default="/healthz", pattern=r"^/")
+    health_check_path: str = Field(default="/healthz", pattern=r"^/[\x21-\x7e]*$", max_length=HEALTH_CHECK_PATH_MAX)
     health_check_grace_seconds: int = Field(default=60, ge=0, le=3600)
     desired_count: int = Field(ge=0, le=100)
     autoscaling: Autoscaling | None = None
@@ -101,7 +101,7 @@ class AppConfig(ConfigModel):
     environment: dict[EnvName, str] = Field(default_factory=dict)
     secrets: dict[EnvName, SecretSource] = Field(default_factory=dict)
     command: tuple[str, ...] | None = None
-    datadog_service: str | None = None
+    datadog_service: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_.:/-]*$", max_length=100)
     """`DD_SERVICE`; defaults to the app name. `DD_VERSION` is the image tag."""
     spot_percent: int = Field(default=0, ge=0, le=100)
     """Share of tasks on FARGATE_SPOT (interruptible, cheaper); one task always stays on FARGATE."""

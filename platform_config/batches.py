@@ -7,9 +7,10 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from platform_config.apps import EnvName, ImageConfig, SecretSource
-from platform_config.base import ConfigModel
+from platform_config.base import NAME_PATTERN, ConfigModel
 
-BatchName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,23}$")]
+BatchName = Annotated[str, Field(pattern=NAME_PATTERN, max_length=24)]
+"""24: `platform-<env>-<batch>-scheduler-...` role and rule names stay within IAM's 64."""
 
 
 class RetryConfig(ConfigModel):

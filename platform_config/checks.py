@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Protocol
 
 from platform_config.alert_catalog import alert_catalog
-from platform_config.apps import FARGATE_SIZES, SecretSource
+from platform_config.apps import FARGATE_SIZES, AppConfig, SecretSource
 from platform_config.base import ConfigIssue, key_path
+from platform_config.databases import window_minutes
 from platform_config.mail import SES_RECEIVING_REGIONS, minimum_visibility_timeout
 from platform_config.model import NAMESPACE, PlatformConfig
+from platform_config.monitoring import ThresholdOverride
 from platform_config.oncall import OnCallConfig
+from platform_lib.alerts import AlertSpec
+from platform_lib.aws_limits import (
+    CERTIFICATE_ARN,
+    HOST_HEADER,
+    LISTENER_CONDITION_VALUES_MAX,
+    PATH_PATTERN,
+    SES_RECIPIENTS_PER_RULE_MAX,
+    SIDECAR_RESERVE_BYTES,
+    SQS_BATCH_SIZE_WITHOUT_WINDOW,
+    TASK_DEFINITION_MAX_BYTES,
+)
 from platform_lib.schedules import schedule_problem, time_zone_problem
 from platform_lib.secret_names import SECRET_LIKE
 from platform_lib.subnet_plan import check_layout
@@ -44,6 +59,13 @@ def _check_databases(config: PlatformConfig) -> list[ConfigIssue]:
                     f"{at}.backupRetentionDays",
                     f"{db.backup_retention_days} days is below the {config.environment} minimum of {minimum}"
                     + ("; production databases must keep automated backups" if config.environment == "prd" else ""),
+                )
+            )
+        if window_minutes(db.backup_window, weekly=False) & window_minutes(db.maintenance_window, weekly=True):
+            issues.append(
+                ConfigIssue(
+                    f"{at}.backupWindow",
+                    f"{db.backup_window} overlaps maintenanceWindow {db.maintenance_window}; RDS requires them apart",
                 )
             )
         seen: dict[str, int] = {}
@@ -81,28 +103,15 @@ def _check_databases(config: PlatformConfig) -> list[ConfigIssue]:
 def _check_apps(config: PlatformConfig) -> list[ConfigIssue]:
     issues: list[ConfigIssue] = []
     services = config.apps.services
-    routes: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = {}
-    priorities: dict[int, str] = {}
+    issues += _shared_routing(services)
+    issues += _check_certificate(config)
     for name, app in sorted(services.items()):
         at = f"{NAMESPACE}:apps.services.{name}"
         issues += _check_size(at, app)
         if app.routing is not None:
             if app.port is None:
                 issues.append(ConfigIssue(f"{at}.port", "required for an app with `routing` (the container port)"))
-            route = (tuple(sorted(app.routing.hosts)), tuple(sorted(app.routing.paths)))
-            if route in routes:
-                issues.append(
-                    ConfigIssue(
-                        f"{at}.routing", f"the same hosts and paths as {routes[route]}.routing; one would never match"
-                    )
-                )
-            routes.setdefault(route, at)
-            priority = app.routing.priority
-            if priority in priorities:
-                issues.append(
-                    ConfigIssue(f"{at}.routing.priority", f"{priority} is also used by {priorities[priority]}")
-                )
-            priorities.setdefault(priority, at)
+            issues += _check_conditions(f"{at}.routing", app.routing.hosts, app.routing.paths)
         if app.autoscaling is not None and not app.autoscaling.min <= app.desired_count <= app.autoscaling.max:
             issues.append(
                 ConfigIssue(
@@ -131,6 +140,80 @@ def _check_apps(config: PlatformConfig) -> list[ConfigIssue]:
     return issues
 
 
+def _shared_routing(services: Mapping[str, AppConfig]) -> list[ConfigIssue]:
+    """A priority or a host/path set used twice: each app involved is named, with the others."""
+    by_priority: dict[int, list[str]] = {}
+    by_route: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
+    for name, app in sorted(services.items()):
+        if app.routing is not None:
+            by_priority.setdefault(app.routing.priority, []).append(name)
+            by_route.setdefault((tuple(sorted(app.routing.hosts)), tuple(sorted(app.routing.paths))), []).append(name)
+    issues = []
+    for priority, names in by_priority.items():
+        for name in names if len(names) > 1 else ():
+            others = ", ".join(other for other in names if other != name)
+            issues.append(
+                ConfigIssue(
+                    f"{NAMESPACE}:apps.services.{name}.routing.priority",
+                    f"{priority} is also the priority of {others}; listener rule priorities are unique",
+                )
+            )
+    for names in by_route.values():
+        for name in names if len(names) > 1 else ():
+            others = ", ".join(other for other in names if other != name)
+            issues.append(
+                ConfigIssue(
+                    f"{NAMESPACE}:apps.services.{name}.routing",
+                    f"the same hosts and paths as {others}; only the lower priority would ever match",
+                )
+            )
+    return issues
+
+
+def _check_conditions(at: str, hosts: tuple[str, ...], paths: tuple[str, ...]) -> list[ConfigIssue]:
+    issues = [
+        ConfigIssue(
+            f"{at}.hosts[{index}]",
+            f"{host!r}: a host condition is up to 128 of A-Z a-z 0-9 - . * ? "
+            "(a non-ASCII name in its punycode xn-- form)",
+        )
+        for index, host in enumerate(hosts)
+        if not HOST_HEADER.match(host)
+    ]
+    issues += [
+        ConfigIssue(f"{at}.paths[{index}]", f"{path!r}: a path condition is up to 128 characters, starting with /")
+        for index, path in enumerate(paths)
+        if not PATH_PATTERN.match(path) or not path.startswith("/")
+    ]
+    if len(hosts) + len(paths) > LISTENER_CONDITION_VALUES_MAX:
+        issues.append(
+            ConfigIssue(
+                at,
+                f"{len(hosts) + len(paths)} hosts and paths; a listener rule takes at most "
+                f"{LISTENER_CONDITION_VALUES_MAX} condition values",
+            )
+        )
+    return issues
+
+
+def _check_certificate(config: PlatformConfig) -> list[ConfigIssue]:
+    arn = config.apps.load_balancer.certificate_arn
+    found = CERTIFICATE_ARN.match(arn)
+    if found is None:
+        return []
+    at = f"{NAMESPACE}:apps.loadBalancer.certificateArn"
+    issues = []
+    if found["region"] != config.region:
+        issues.append(
+            ConfigIssue(at, f"is in {found['region']}; the load balancer is in {config.region} (ACM is regional)")
+        )
+    if found["account"] != config.general.account_id:
+        issues.append(
+            ConfigIssue(at, f"is in account {found['account']}, not this stack's {config.general.account_id}")
+        )
+    return issues
+
+
 class _Sized(Protocol):
     @property
     def cpu(self) -> int: ...
@@ -143,6 +226,8 @@ class _WithEnvironment(Protocol):
     def environment(self) -> dict[str, str]: ...
     @property
     def secrets(self) -> dict[str, SecretSource]: ...
+    @property
+    def command(self) -> tuple[str, ...] | None: ...
 
 
 def _check_size(at: str, app: _Sized) -> list[ConfigIssue]:
@@ -175,6 +260,16 @@ def _check_environment(at: str, app: _WithEnvironment) -> list[ConfigIssue]:
         ConfigIssue(f"{at}.secrets.{env}", "is also in `environment`; a variable has one source")
         for env in sorted(set(app.environment) & set(app.secrets))
     ]
+    size = len(json.dumps({"environment": app.environment, "command": app.command, "secrets": sorted(app.secrets)}))
+    budget = TASK_DEFINITION_MAX_BYTES - SIDECAR_RESERVE_BYTES
+    if size > budget:
+        issues.append(
+            ConfigIssue(
+                f"{at}.environment",
+                f"environment and command take {size} bytes; a task definition is at most 64 KiB, of which "
+                f"{budget} are left for them (put large settings in S3 or Secrets Manager)",
+            )
+        )
     return issues
 
 
@@ -291,6 +386,23 @@ def _check_mail(config: PlatformConfig) -> list[ConfigIssue]:
         for index, recipient in enumerate(mail.recipients)
         if not _in_domain(recipient, mail.domain)
     ]
+    if len(mail.recipients) > SES_RECIPIENTS_PER_RULE_MAX:
+        issues.append(
+            ConfigIssue(
+                f"{at}.recipients",
+                f"{len(mail.recipients)} recipients; an SES receipt rule takes at most {SES_RECIPIENTS_PER_RULE_MAX} "
+                "(a whole domain counts as one)",
+            )
+        )
+    dispatcher = mail.dispatcher
+    if dispatcher.batch_size > SQS_BATCH_SIZE_WITHOUT_WINDOW and dispatcher.batching_window_seconds < 1:
+        issues.append(
+            ConfigIssue(
+                f"{at}.dispatcher.batchSize",
+                f"{dispatcher.batch_size} needs batchingWindowSeconds of at least 1; without a window Lambda "
+                f"takes at most {SQS_BATCH_SIZE_WITHOUT_WINDOW} SQS messages per batch",
+            )
+        )
     minimum = minimum_visibility_timeout(mail.dispatcher)
     if mail.queue_visibility_timeout_seconds is not None and mail.queue_visibility_timeout_seconds < minimum:
         issues.append(
@@ -327,6 +439,7 @@ def _check_monitoring(config: PlatformConfig) -> list[ConfigIssue]:
         for key in sorted(monitoring.overrides)
         if key not in keys
     ]
+    issues += _check_thresholds(at, monitoring.overrides, {spec.key: spec for spec in specs})
     if monitoring.routing is None:
         return [*issues, ConfigIssue(f"{at}.routing", "required: where alerts go (`chat`, and in prd `pagerduty`)")]
     routes = monitoring.routing.pagerduty
@@ -352,6 +465,31 @@ def _check_monitoring(config: PlatformConfig) -> list[ConfigIssue]:
     return issues
 
 
+def _check_thresholds(
+    at: str, overrides: Mapping[str, ThresholdOverride], specs: Mapping[str, AlertSpec]
+) -> list[ConfigIssue]:
+    """Datadog refuses a warning threshold on the far side of the critical one (for `>`, warning < critical)."""
+    issues = []
+    for key, override in sorted(overrides.items()):
+        spec = specs.get(key)
+        if spec is None:
+            continue
+        critical = spec.critical if override.critical is None else override.critical
+        warning = spec.warning if override.warning is None else override.warning
+        if warning is None:
+            continue
+        above = spec.comparator in (">", ">=")
+        if (above and warning >= critical) or (not above and warning <= critical):
+            side = "below" if above else "above"
+            issues.append(
+                ConfigIssue(
+                    f"{at}.overrides.{key}",
+                    f"warning {warning:g} must be {side} critical {critical:g} (the alert fires on {spec.comparator})",
+                )
+            )
+    return issues
+
+
 def _check_oncall(config: PlatformConfig) -> list[ConfigIssue]:
     oncall = config.oncall
     if oncall is None or not oncall.enabled:
@@ -362,9 +500,19 @@ def _check_oncall(config: PlatformConfig) -> list[ConfigIssue]:
     zone_problem = time_zone_problem(oncall.time_zone)
     if zone_problem:
         issues.append(ConfigIssue(f"{at}.timeZone", zone_problem))
+    emails: dict[str, str] = {}
     for key, user in sorted(oncall.users.items()):
         if user.team not in teams:
             issues.append(ConfigIssue(f"{at}.users.{key}.team", f"unknown team {user.team!r}"))
+        email = user.email.lower()
+        if email in emails:
+            issues.append(
+                ConfigIssue(
+                    f"{at}.users.{key}.email",
+                    f"{user.email} is also the email of {emails[email]}; PagerDuty emails are unique, ignoring case",
+                )
+            )
+        emails.setdefault(email, key)
     for key, schedule in sorted(oncall.schedules.items()):
         if schedule.team not in teams:
             issues.append(ConfigIssue(f"{at}.schedules.{key}.team", f"unknown team {schedule.team!r}"))
@@ -372,6 +520,15 @@ def _check_oncall(config: PlatformConfig) -> list[ConfigIssue]:
         if problem:
             issues.append(ConfigIssue(f"{at}.schedules.{key}.timeZone", problem))
         for index, layer in enumerate(schedule.layers):
+            try:
+                datetime.fromisoformat(layer.start)
+            except ValueError:
+                issues.append(
+                    ConfigIssue(
+                        f"{at}.schedules.{key}.layers[{index}].start",
+                        f"{layer.start!r} is not a date and time (e.g. 2026-12-07T10:00:00+09:00)",
+                    )
+                )
             if not layer.users:
                 issues.append(
                     ConfigIssue(f"{at}.schedules.{key}.layers[{index}].users", "a rotation needs at least one user")

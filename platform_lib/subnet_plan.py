@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from ipaddress import IPv4Network
 from typing import Literal
 
+from platform_lib.aws_limits import AVAILABILITY_ZONES, SUBNET_PREFIX, VPC_PREFIX
+
 Tier = Literal["public", "app", "db"]
 TIERS: tuple[Tier, ...] = ("public", "app", "db")
 """public: load balancers and NAT; app: ECS tasks and VPC Lambdas; db: RDS, no route out."""
@@ -53,15 +55,29 @@ def az_in_region(az: str, region: str) -> bool:
 
 
 def check_layout(vpc_cidr: IPv4Network, azs: AzLayout, region: str, *, path_of: PathOf = _dotted) -> list[PlanProblem]:
-    """Every problem of a layout: foreign AZs, subnets outside the VPC, overlapping subnets."""
+    """Every problem of a layout: sizes AWS refuses, AZs the region does not offer, subnets outside the
+    VPC, overlapping subnets."""
     problems: list[PlanProblem] = []
     seen: list[tuple[tuple[str, ...], IPv4Network]] = []
+    low, high = VPC_PREFIX
+    if not low <= vpc_cidr.prefixlen <= high:
+        problems.append(PlanProblem(("vpcCidr",), f"{vpc_cidr}: a VPC is between /{low} and /{high}"))
+    offered = AVAILABILITY_ZONES.get(region)
     for az in sorted(azs):
         if not az_in_region(az, region):
             problems.append(PlanProblem(("azs", az), f"is not an availability zone of region {region}"))
+        elif offered is None:
+            problems.append(PlanProblem(("azs", az), f"region {region} has no zone list in platform_lib/aws_limits.py"))
+        elif az not in offered:
+            problems.append(
+                PlanProblem(("azs", az), f"is not offered to this account; {region} has {', '.join(offered)}")
+            )
         for tier in TIERS:
             cidr = azs[az][tier]
             parts = ("azs", az, tier)
+            low, high = SUBNET_PREFIX
+            if not low <= cidr.prefixlen <= high:
+                problems.append(PlanProblem(parts, f"{cidr}: a subnet is between /{low} and /{high}"))
             if not cidr.subnet_of(vpc_cidr):
                 problems.append(PlanProblem(parts, f"{cidr} is outside {path_of(('vpcCidr',))} {vpc_cidr}"))
             problems.extend(

@@ -61,7 +61,13 @@ def main() -> int:
         return 1
     new = updated(text)
     if args.check:
-        return 0 if new == text else 1
+        if new != text:
+            print(
+                "README.md's policy rule table is stale (a rule, a level or a suppression changed): run `make docs`",
+                file=sys.stderr,
+            )
+            return 1
+        return 0
     README.write_text(new)
     return 0
 

@@ -5,8 +5,9 @@ tree of components with counts per type, writes `build/<stack>.json`, then evalu
 (`policies/`, with `policies/config/<stack>.json`) through the Analyzer interface and prints the
 violations by enforcement level (and writes `build/<stack>.policy.json`).
 
-Exit codes: 0 preview done, no unsuppressed mandatory violation; 1 the program failed (a config
-error, an unmocked invoke, a bug: the message is printed without a traceback; `--debug` shows it);
+Exit codes: 0 preview done, no unsuppressed mandatory violation; 1 the stack file or the program
+failed (a YAML error, a config error, an unmocked invoke, a bug: the message is printed without a
+traceback; `--debug` shows it);
 2 bad usage (unknown stack); 3 the policy pack reported a mandatory violation.
 
 After the tree it prints the change summary (`+` create, `~` update, `+-` replace, `-` delete) against
@@ -32,7 +33,7 @@ from rich.tree import Tree
 from tools.offline import PROJECT_DIR, run_stack, with_declared_secrets
 from tools.policy_eval import PolicyReport, evaluate
 from tools.snapshot import build_snapshot, dumps
-from tools.stack_config import StackFileError, load_stack_config
+from tools.stack_config import NoSuchStackError, StackFileError, load_stack_config
 
 EXIT_OK, EXIT_PROGRAM_FAILED, EXIT_USAGE, EXIT_POLICY = 0, 1, 2, 3
 
@@ -51,25 +52,26 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         stack_config = load_stack_config(args.project_dir, args.stack)
-    except StackFileError as error:
+    except NoSuchStackError as error:
         err.print(f"[red]error:[/] {error}")
         return EXIT_USAGE
+    except StackFileError as error:
+        err.print(f"[red]error:[/] the stack file of {args.stack} cannot be read")
+        sys.stderr.write(f"{error}\n")  # unwrapped: `Pulumi.stg.yaml:12:5: ...` stays clickable
+        return EXIT_PROGRAM_FAILED
     stack_config, placeholders = with_declared_secrets(stack_config)
-    for key in placeholders:
-        err.print(
-            f"[yellow]note:[/] {key} is not set in Pulumi.{args.stack}.yaml; the offline preview uses a placeholder "
-            f"(a real run needs `pulumi config set --secret {key} ... -s {args.stack}`)"
-        )
+    _note_placeholders(err, args.stack, placeholders)
     base = None if args.no_base_diff else start_base(args.stack)
     try:
         run = run_stack(args.stack, project_dir=args.project_dir, config=stack_config)
     except Exception as error:
-        from platform_config import ConfigError  # the program's own, from the tree being run
+        import pulumi
 
         if args.debug:
             traceback.print_exc()
         err.print(f"[red]error:[/] the program failed for stack {args.stack}")
-        detail = str(error) if isinstance(error, ConfigError) else f"{type(error).__name__}: {error}"
+        # RunError: the program's own clean failure (a config rejection), printed as the CLI prints it.
+        detail = str(error) if isinstance(error, pulumi.RunError) else f"{type(error).__name__}: {error}"
         sys.stderr.write(detail + "\n")  # unwrapped: key paths stay greppable
         return EXIT_PROGRAM_FAILED
 
@@ -95,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         if base is not None:
             render_base_diff(out, base, snapshot)
         if report is not None:
-            render_policy(out, report)
+            render_policy(out, report, args.stack)
     if report is not None and report.mandatory:
         return EXIT_POLICY
     return EXIT_OK
@@ -146,7 +148,28 @@ def render_base_diff(out: Console, base: Base, snapshot: dict[str, Any]) -> None
         out.print(line, markup=False, highlight=False)
 
 
-def render_policy(out: Console, report: PolicyReport) -> None:
+def _note_placeholders(err: Console, stack: str, placeholders: list[str]) -> None:
+    """One line for every secret the offline run stands in for (a real run needs each set)."""
+    if placeholders:
+        names = ", ".join(key.split(":", 1)[1] for key in placeholders)
+        err.print(
+            f"[yellow]note:[/] placeholders for the secrets not in Pulumi.{stack}.yaml ({names}); "
+            "a real run needs each set with `pulumi config set --secret`",
+            soft_wrap=True,
+        )
+
+
+def suppression_snippet(policy: str, urn: str) -> str:
+    """What to add to `policies/config/<stack>.json` to suppress one finding (README, "Suppressing a
+    finding"): the rule, an fnmatch pattern of exactly this resource, and the fields an auditor needs."""
+    head, _, name = urn.rpartition("::")
+    parts = head.split("::")  # urn:pulumi:<stack>, <project>, <parent types>$<type>
+    pattern = f"{parts[0]}::{parts[1]}::*{parts[2].rsplit('$', 1)[-1]}::{name}" if len(parts) == 3 else urn
+    entry = {"resource": pattern, "reason": "<why this is acceptable, for an auditor>", "expires": "<YYYY-MM-DD>"}
+    return json.dumps({policy: {"suppressions": [entry]}})
+
+
+def render_policy(out: Console, report: PolicyReport, stack: str = "") -> None:
     """Violations by level, each with its resource, rule, message and fix; suppressions with reasons."""
     out.print(
         f"\n[bold]policy pack {report.pack}[/] ({report.policies} policies): "
@@ -160,6 +183,9 @@ def render_policy(out: Console, report: PolicyReport) -> None:
             resource = violation.urn.rsplit("::", 1)[-1] or "(stack)"
             detail = "\n      ".join(violation.message.splitlines()[1:] or [violation.message])
             out.print(f"  [{style}]{violation.policy}[/] {resource}\n      {detail}", markup=True)
+            if title == "mandatory" and violation.urn:
+                out.print(f"      [dim]to suppress, add to policies/config/{stack or '<stack>'}.json:[/]")
+                out.print(f"      {suppression_snippet(violation.policy, violation.urn)}", markup=False, soft_wrap=True)
     groups: dict[tuple[str, str], list[str]] = {}
     for violation in report.suppressed:
         lines = violation.message.splitlines()

@@ -8,18 +8,83 @@ stays marked secret (the whole key, as the CLI does for an object with a secure 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BASE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 """libyaml's safe loader when PyYAML was built with it (ten times faster), else the pure-Python one."""
 
 
 class StackFileError(ValueError):
     """The stack file is missing or is not a Pulumi stack file."""
+
+
+class NoSuchStackError(StackFileError):
+    """There is no `Pulumi.<stack>.yaml`: a usage error, not a config error."""
+
+
+class KeyLines(dict[Any, Any]):
+    """A mapping that remembers the line (1-based) of each of its keys, for error messages."""
+
+    lines: dict[Any, int]
+
+
+class _StrictLoader(_BASE_LOADER):  # type: ignore[misc]  # PyYAML's loaders are untyped
+    """Reads YAML as the Pulumi CLI does, and refuses what it would silently lose.
+
+    - A key given twice in one mapping is an error: PyYAML, like most parsers, keeps the last one, so
+      a second `api:` under `services` would replace the first without a word.
+    - Booleans are YAML 1.2's `true`/`false` only, as the CLI's Go parser reads them: YAML 1.1 makes
+      `yes`, `no`, `on`, `off` booleans, which then pass as 1 or 0 for a number.
+    """
+
+    yaml_implicit_resolvers: ClassVar[dict[str, list[tuple[str, re.Pattern[str]]]]] = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+        for first, resolvers in _BASE_LOADER.yaml_implicit_resolvers.items()
+    }
+
+
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def _construct_mapping(loader: Any, node: yaml.MappingNode) -> KeyLines:
+    first: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node, deep=True)
+        line = key_node.start_mark.line + 1
+        if key in first:
+            raise yaml.MarkedYAMLError(
+                problem=f"duplicate key {key!r} (first at line {first[key]}); a key may appear once",
+                problem_mark=key_node.start_mark,
+            )
+        first[key] = line
+    mapping = KeyLines(loader.construct_mapping(node, deep=True))
+    mapping.lines = first
+    return mapping
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
+
+
+def read_yaml(path: Path) -> Any:
+    """The YAML document at `path`, strictly; errors as `Pulumi.stg.yaml:12:5: problem`, no traceback."""
+    try:
+        return yaml.load(path.read_text(), Loader=_StrictLoader)  # noqa: S506 - a safe loader
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f"{path.name}:{mark.line + 1}:{mark.column + 1}" if mark is not None else path.name
+        problem = " ".join(part for part in (error.context, error.problem) if part)
+        raise StackFileError(f"{where}: {problem}") from None
+    except yaml.YAMLError as error:
+        raise StackFileError(f"{path.name}: {error}") from None
 
 
 @dataclass(frozen=True)
@@ -41,7 +106,9 @@ class StackConfig:
 
 
 def project_name(project_dir: Path) -> str:
-    data = yaml.load((project_dir / "Pulumi.yaml").read_text(), Loader=_LOADER)  # noqa: S506 - a safe loader
+    data = read_yaml(project_dir / "Pulumi.yaml")
+    if not isinstance(data, dict) or not isinstance(data.get("name"), str):
+        raise StackFileError("Pulumi.yaml: `name` (the project name) is required")
     return str(data["name"])
 
 
@@ -50,15 +117,28 @@ def load_stack_config(project_dir: Path, stack: str) -> StackConfig:
     path = project_dir / f"Pulumi.{stack}.yaml"
     if not path.is_file():
         known = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in project_dir.glob("Pulumi.*.yaml"))
-        raise StackFileError(f"no stack file {path.name}; stacks here: {', '.join(known)}")
-    data = yaml.load(path.read_text(), Loader=_LOADER) or {}  # noqa: S506 - a safe loader
+        raise NoSuchStackError(f"no stack file {path.name}; stacks here: {', '.join(known)}")
+    data = read_yaml(path) or {}
+    if not isinstance(data, dict):
+        raise StackFileError(f"{path.name}: a stack file is a mapping with a `config` key")
     raw_config = data.get("config") or {}
     if not isinstance(raw_config, dict):
         raise StackFileError(f"{path.name}: `config` must be a mapping")
+    lines = getattr(raw_config, "lines", {})
     values: dict[str, str] = {}
     secret_keys: list[str] = []
+    written_as: dict[str, str] = {}
     for key, value in raw_config.items():
+        if not isinstance(key, str):
+            raise StackFileError(f"{path.name}:{lines.get(key, '?')}: config key {key!r} must be a string")
         full_key = key if ":" in key else f"{project}:{key}"
+        if full_key in written_as:
+            first = written_as[full_key]
+            raise StackFileError(
+                f"{path.name}:{lines.get(key, '?')}: `{key}` is `{full_key}`, already set as `{first}` at line "
+                f"{lines.get(first, '?')}; a key without a namespace is in the project's ({project})"
+            )
+        written_as[full_key] = key
         encoded, secret = _encode(full_key, value)
         values[full_key] = encoded
         if secret:

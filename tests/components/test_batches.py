@@ -297,7 +297,7 @@ BAD_BATCHES = [
     ),
     pytest.param(
         lambda b: _batch(b, "settlement")["retry"].update(backoffRate=0.5),
-        "platform:batches.settlement.retry.backoffRate: Input should be greater than or equal to 1",
+        "platform:batches.settlement.retry.backoffRate: must be at least 1.0 (got 0.5)",
         id="backoff-below-1",
     ),
     pytest.param(

@@ -342,7 +342,7 @@ def _users(db: dict[str, Any]) -> list[dict[str, Any]]:
 BAD_DATABASES = [
     pytest.param(
         lambda d: _users(d["card"])[1].update(role="admin"),
-        "platform:databases.card.users[1].role: Input should be 'owner', 'readwrite' or 'readonly' (got 'admin')",
+        "platform:databases.card.users[1].role: must be 'owner', 'readwrite' or 'readonly' (got \"admin\")",
         id="unknown-role-kind",
     ),
     pytest.param(

@@ -423,12 +423,12 @@ BAD_APPS = [
     ),
     pytest.param(
         lambda a: _service(a, "admin").update(routing={"hosts": ["api.prd.acme-payments.jp"], "priority": 300}),
-        "platform:apps.services.api.routing: the same hosts and paths as platform:apps.services.admin.routing",
+        "platform:apps.services.api.routing: the same hosts and paths as admin",
         id="same-route",
     ),
     pytest.param(
         lambda a: _service(a, "admin")["routing"].update(priority=100),
-        "platform:apps.services.api.routing.priority: 100 is also used by platform:apps.services.admin",
+        "platform:apps.services.api.routing.priority: 100 is also the priority of admin",
         id="priority-clash",
     ),
     pytest.param(

@@ -266,7 +266,7 @@ BAD_MAIL = [
     ),
     pytest.param(
         lambda m: m.update(domain="Inbound_Mail"),
-        "platform:mail.domain: String should match pattern",
+        "platform:mail.domain: must be a lowercase DNS name",
         id="invalid-domain",
     ),
     pytest.param(
@@ -281,7 +281,7 @@ BAD_MAIL = [
     ),
     pytest.param(
         lambda m: m["dispatcher"].update(maximumConcurrency=1),
-        "platform:mail.dispatcher.maximumConcurrency: Input should be greater than or equal to 2",
+        "platform:mail.dispatcher.maximumConcurrency: must be at least 2",
         id="concurrency-below-sqs-minimum",
     ),
     pytest.param(

@@ -230,7 +230,7 @@ BAD = [
     pytest.param(
         "platform:monitoring",
         lambda m: m.update(datadogSite="datadoghq.jp"),
-        "platform:monitoring.datadogSite: Input should be",
+        "platform:monitoring.datadogSite: must be 'datadoghq.com'",
         id="unknown-datadog-site",
     ),
     pytest.param(

@@ -67,7 +67,9 @@ def test_bad_config_exits_1_with_the_message_and_no_traceback(project_copy: Path
     stack_file.write_text(stack_file.read_text().replace("vpcCidr: 10.50.0.0/16", "vpcCidr: 10.50.0.0/33"))
     result = run_cli("--stack", "stg", "--project-dir", str(project_copy), "--out-dir", str(tmp_path))
     assert result.returncode == preview.EXIT_PROGRAM_FAILED
-    assert "platform:network.vpcCidr: Input is not a valid IPv4 network (got '10.50.0.0/33')" in result.stderr
+    assert (
+        'platform:network.vpcCidr: must be an IPv4 CIDR block such as 10.0.0.0/16, got "10.50.0.0/33"' in result.stderr
+    )
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "stg.json").exists()
 
@@ -87,6 +89,15 @@ def test_a_mandatory_violation_exits_3_naming_rule_and_resource(
     assert "ecs-readonly-root api-task" in out
     report = json.loads((tmp_path / "stg.policy.json").read_text())
     assert {v["policy"] for v in report["mandatory"]} == {"ecs-readonly-root"}
+    # Each finding prints the suppression to paste; pasted (with a reason) it suppresses exactly that.
+    assert "to suppress, add to policies/config/stg.json:" in out
+    snippets = [json.loads(line) for line in out.splitlines() if line.strip().startswith('{"ecs-readonly-root"')]
+    assert len(snippets) == len(report["mandatory"])
+    suppressions = [entry for snippet in snippets for entry in snippet["ecs-readonly-root"]["suppressions"]]
+    for entry in suppressions:
+        entry.update(reason="Exec needs a writable root; compensating controls documented.", expires="2099-01-01")
+    config["ecs-readonly-root"] = {"suppressions": suppressions}
+    assert preview.main(["--stack", "stg", "--out-dir", str(tmp_path), "--no-base-diff"]) == preview.EXIT_OK
 
 
 def test_unmocked_invoke_fails_naming_the_token() -> None:
@@ -146,3 +157,19 @@ def test_readme_lists_the_rules_of_the_pack() -> None:
     assert policy_docs.updated(policy_docs.README.read_text()) == policy_docs.README.read_text(), (
         "README.md's rule table is stale: run `python -m tools.policy_docs`"
     )
+
+
+def test_make_preview_json_is_json_and_a_failure_names_the_tools_code(tmp_path: Path) -> None:
+    """The README's `make preview ARGS=--json > f`: no make echo and no set-up output on stdout."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL")}
+    result = subprocess.run(
+        ["make", "preview", "STACK=stg", "ARGS=--json --no-base-diff --no-policy --out-dir " + str(tmp_path)],
+        cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert set(json.loads(result.stdout)) == {"snapshot", "policy"}
+    failed = subprocess.run(
+        ["make", "preview", "STACK=qa"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=False
+    )
+    assert failed.returncode != 0
+    assert "make preview: tools.preview exited 2" in failed.stderr
