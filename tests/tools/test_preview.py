@@ -48,7 +48,10 @@ def test_snapshot_is_byte_identical_across_hash_seeds(tmp_path: Path) -> None:
 
 def test_tree_output_and_snapshot_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert preview.main(["--stack", "stg", "--out-dir", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
+    notes = [line for line in captured.err.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1  # the secret placeholders: one line, however many there are
     assert "platform-stg" in out
     assert "network platform:network:Network" in out
     assert "9 × aws:ec2/subnet:Subnet" in out
