@@ -150,24 +150,27 @@ def _shared_routing(services: Mapping[str, AppConfig]) -> list[ConfigIssue]:
             by_route.setdefault((tuple(sorted(app.routing.hosts)), tuple(sorted(app.routing.paths))), []).append(name)
     issues = []
     for priority, names in by_priority.items():
-        for name in names if len(names) > 1 else ():
-            others = ", ".join(other for other in names if other != name)
-            issues.append(
-                ConfigIssue(
-                    f"{NAMESPACE}:apps.services.{name}.routing.priority",
-                    f"{priority} is also the priority of {others}; listener rule priorities are unique",
-                )
-            )
+        issues += _shared(
+            names, "routing.priority", f"{priority} is also the priority of {{others}}; priorities are unique"
+        )
     for names in by_route.values():
-        for name in names if len(names) > 1 else ():
-            others = ", ".join(other for other in names if other != name)
-            issues.append(
-                ConfigIssue(
-                    f"{NAMESPACE}:apps.services.{name}.routing",
-                    f"the same hosts and paths as {others}; only the lower priority would ever match",
-                )
-            )
+        issues += _shared(
+            names, "routing", "the same hosts and paths as {others}; only the lower priority would ever match"
+        )
     return issues
+
+
+def _shared(names: list[str], key: str, message: str) -> list[ConfigIssue]:
+    """One issue per app of `names` when there are several, naming the others."""
+    if len(names) < 2:
+        return []
+    return [
+        ConfigIssue(
+            f"{NAMESPACE}:apps.services.{name}.{key}",
+            message.format(others=", ".join(other for other in names if other != name)),
+        )
+        for name in names
+    ]
 
 
 def _check_conditions(at: str, hosts: tuple[str, ...], paths: tuple[str, ...]) -> list[ConfigIssue]:
