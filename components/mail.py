@@ -25,7 +25,7 @@ from components.fargate_task import ContainerSecret, ImageRef
 from components.lambda_function import PythonFunction, PythonFunctionArgs
 from components.mail_processor import MailProcessor, MailProcessorArgs
 from platform_config.context import StackContext
-from platform_config.mail import MailConfig
+from platform_config.mail import LEASE_MARGIN_SECONDS, MailConfig
 from platform_config.tags import component_tags
 from platform_lib.containers import APP_CONTAINER
 from platform_lib.iam import key_policy, policy_document, statement
@@ -347,7 +347,11 @@ class MailPipeline(Component, token="platform:mail:MailPipeline"):
                     "ECS_REGION": ctx.region,
                     "CONTAINER_NAME": APP_CONTAINER,
                     "CLAIM_TTL_SECONDS": str(self._settings.dedup_ttl_hours * 3600),
-                    "LEASE_SECONDS": str(settings.timeout_seconds + 60),
+                    "LEASE_MARGIN_SECONDS": str(LEASE_MARGIN_SECONDS),
+                    "VISIBILITY_TIMEOUT_SECONDS": str(self._settings.visibility_timeout()),
+                    "BATCHING_WINDOW_SECONDS": str(settings.batching_window_seconds),
+                    "DEADLINE_RESERVE_MS": str(min(10_000, settings.timeout_seconds * 1000 // 3)),
+                    "MAIL_BUCKET": self.bucket.bucket,
                 },
                 region=self.region,
                 tags=self.tags,

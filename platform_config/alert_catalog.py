@@ -184,7 +184,7 @@ def schedule_dlq_alert(queue: str) -> AlertSpec:
 
 
 def mail_alerts(ctx: StackContext) -> list[AlertSpec]:
-    """Dead letters, queue age, the functions' errors and throttles, and RunTask failures."""
+    """Dead letters, queue age, the functions' errors and throttles, RunTask and dispatch failures."""
     queue, dlq = ctx.physical_name("inbound-mail"), ctx.physical_name("inbound-mail-dlq")
     dispatcher, status = ctx.physical_name("mail-dispatcher"), ctx.physical_name("mail-status")
     spec = partial(AlertSpec, service="mail")
@@ -214,4 +214,10 @@ def mail_alerts(ctx: StackContext) -> list[AlertSpec]:
              critical=0, priority=2, cloudwatch=True,
              runbook="ECS answered with failures (capacity, missing task definition): the records are retried; "
              "check the failures' reasons in the dispatcher's logs."),
+        spec(key="mail.dispatch-failures", resource=dispatcher, title="Mail records failed to dispatch",
+             aggregation="sum",
+             metric=f"sum:platform.mail.dispatchfailures{{functionname:{dispatcher}}}.as_count()", comparator=">",
+             critical=20, warning=5, priority=3, cloudwatch=True,
+             runbook="Records reported failed for any reason (malformed, raw object unreadable, RunTask, a start "
+             "not recorded, the deadline): each is retried, then dead-lettered; the reason is in the logs."),
     ]  # fmt: skip

@@ -11,7 +11,12 @@ from platform_config.alert_catalog import alert_catalog
 from platform_config.apps import FARGATE_SIZES, AppConfig, SecretSource
 from platform_config.base import ConfigIssue, key_path
 from platform_config.databases import window_minutes
-from platform_config.mail import SES_RECEIVING_REGIONS, minimum_visibility_timeout
+from platform_config.mail import (
+    LEASE_MARGIN_SECONDS,
+    SES_RECEIVING_REGIONS,
+    lease_visibility_timeout,
+    minimum_visibility_timeout,
+)
 from platform_config.model import NAMESPACE, PlatformConfig
 from platform_config.monitoring import ThresholdOverride
 from platform_config.oncall import OnCallConfig
@@ -411,8 +416,11 @@ def _check_mail(config: PlatformConfig) -> list[ConfigIssue]:
         issues.append(
             ConfigIssue(
                 f"{at}.queueVisibilityTimeoutSeconds",
-                f"{mail.queue_visibility_timeout_seconds} is below {minimum} (6 x dispatcher.timeoutSeconds "
-                f"{mail.dispatcher.timeout_seconds} + batchingWindowSeconds {mail.dispatcher.batching_window_seconds})",
+                f"{mail.queue_visibility_timeout_seconds} is below {minimum}: a redelivery must come after "
+                f"6 x {at}.dispatcher.timeoutSeconds ({mail.dispatcher.timeout_seconds}) + batchingWindowSeconds "
+                f"({mail.dispatcher.batching_window_seconds}), and after a dead invocation's claim lease "
+                f"(window + 2 x timeout + {LEASE_MARGIN_SECONDS} s = {lease_visibility_timeout(mail.dispatcher) - 1}), "
+                "or the message could be lost; raise it or lower the dispatcher timeout",
             )
         )
     task = mail.processing_task

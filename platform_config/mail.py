@@ -45,7 +45,8 @@ class MailConfig(ConfigModel):
     processing_task: ProcessingTaskConfig
     dispatcher: DispatcherConfig = Field(default_factory=DispatcherConfig)
     queue_visibility_timeout_seconds: int | None = Field(default=None, ge=0, le=43200)
-    """Default: 6 x the dispatcher timeout + its batching window (what Lambda needs to retry safely)."""
+    """Default: the larger of 6 x the dispatcher timeout + its batching window (AWS's advice for Lambda
+    retries) and what the dispatcher's claim lease needs (see `minimum_visibility_timeout`)."""
     dedup_ttl_hours: int = Field(default=72, ge=1, le=8760)
     """How long a message id is remembered; SNS->SQS redeliveries arrive within minutes to hours."""
 
@@ -53,5 +54,19 @@ class MailConfig(ConfigModel):
         return self.queue_visibility_timeout_seconds or minimum_visibility_timeout(self.dispatcher)
 
 
+LEASE_MARGIN_SECONDS = 10
+"""Clock margin on a dispatcher's claim lease: the lease is the invocation's remaining time plus this."""
+
+
+def lease_visibility_timeout(dispatcher: DispatcherConfig) -> int:
+    """The shortest visibility in which a dead invocation's claim has lapsed before its record returns.
+
+    A record waits up to the batching window, its invocation runs up to the timeout and claims the
+    message with a lease of at most timeout + margin: the redelivery must come after all of that.
+    """
+    return dispatcher.batching_window_seconds + 2 * dispatcher.timeout_seconds + LEASE_MARGIN_SECONDS + 1
+
+
 def minimum_visibility_timeout(dispatcher: DispatcherConfig) -> int:
-    return 6 * dispatcher.timeout_seconds + dispatcher.batching_window_seconds
+    advised = 6 * dispatcher.timeout_seconds + dispatcher.batching_window_seconds
+    return max(advised, lease_visibility_timeout(dispatcher))

@@ -1,29 +1,58 @@
-"""Mail dispatcher: SQS batches of SES notifications -> one ECS processing task per message.
+"""Mail dispatcher: SQS batches of SES notifications -> one ECS processing task per message, once.
 
-SNS delivers to SQS at least once, so the same SES message can arrive twice. Each message id is
-claimed in DynamoDB with a conditional update before RunTask; a duplicate finds the claim and is
-skipped. RunTask can answer 200 with `failures` and no task, so an empty or failed answer releases
-the claim and reports the record in `batchItemFailures`: SQS redelivers it, and after
-`maxReceiveCount` moves it to the dead-letter queue. A claim left by a crashed invocation expires
-after its lease, so a redelivery can take it over. Nothing is dropped silently: a record that cannot
-be parsed is reported failed (and so reaches the DLQ), and every outcome is logged as one JSON line.
+Guarantee: every message is processed by exactly one task, or is in the dead-letter queue; none is
+lost, none starts two tasks. SNS -> SQS delivers at least once, invocations die at any point, and
+every AWS call can fail or time out after it took effect. The design, and why it holds:
+
+- **RunTask is idempotent per message.** Every RunTask carries `clientToken` = a hash of the SES
+  message id, so however often and by whomever it is retried, ECS starts at most one task for the
+  message (and answers a retry with that task) within the token's lifetime, which AWS documents as
+  at most 24 hours. A retry reaches ECS one visibility timeout (at most 12 hours) after the attempt
+  it repeats. A retry with other parameters (a deploy changed the subnets) gets `ConflictException`,
+  which can only mean an earlier attempt started the task: it is recorded as started.
+- **DynamoDB remembers a started task** for the dedup TTL (far past the token's lifetime), so a
+  duplicate arriving days later is acknowledged without calling ECS. The item moves
+  absent -> `claimed` (token, lease) -> `started` (task ARN), by conditional updates only.
+- **A record is acknowledged only when its task is known to run**: we started it and recorded it,
+  or the item says `started`. A live claim by someone else is reported failed (SQS redelivers it
+  later), never acked, so a claim that dies with its invocation cannot swallow the redelivery.
+- **A claim's lease is the claiming invocation's remaining time plus a clock margin**, so it ends
+  only when its holder is certainly dead. The queue's visibility timeout exceeds batching window +
+  function timeout + lease (checked at config load, and logged here if violated), so the
+  redelivery of a dead invocation's record finds the lease over and takes the claim.
+- **Everything not known to have started is a failure of that record**: unparseable or
+  non-`Received` bodies, a raw object that cannot be read, RunTask answering with no task or
+  raising, a start that could not be recorded (the redelivery records it, through the token).
+  SQS retries and, after `maxReceiveCount`, dead-letters it. Each failure is logged with its
+  reason and counted in `Platform/Mail DispatchFailures` (and `RunTaskFailures` for RunTask).
+- **Deadline aware**: it stops taking records when the invocation's remaining time is below a
+  reserve, and reports the rest failed rather than being killed with the whole batch in flight.
 
 Environment: TABLE_NAME, CLUSTER_ARN, TASK_DEFINITION (family), SUBNETS and SECURITY_GROUPS
-(comma-separated), ECS_REGION, CONTAINER_NAME, CLAIM_TTL_SECONDS, LEASE_SECONDS.
+(comma-separated), ECS_REGION, CONTAINER_NAME, MAIL_BUCKET, CLAIM_TTL_SECONDS,
+LEASE_MARGIN_SECONDS, VISIBILITY_TIMEOUT_SECONDS, BATCHING_WINDOW_SECONDS, DEADLINE_RESERVE_MS.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+
+RECEIVED = "Received"
+MESSAGE_ID_MAX = 256
+MARK_STARTED_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -34,9 +63,14 @@ class Settings:
     subnets: list[str]
     security_groups: list[str]
     ecs_region: str
+    mail_bucket: str
     container_name: str = "app"
     claim_ttl_seconds: int = 72 * 3600
-    lease_seconds: int = 300
+    lease_margin_seconds: int = 10
+    visibility_timeout_seconds: int = 0
+    """0: unknown, so the lease/visibility invariant is not checked here."""
+    batching_window_seconds: int = 0
+    deadline_reserve_ms: int = 10_000
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -48,9 +82,13 @@ class Settings:
             subnets=[s for s in env["SUBNETS"].split(",") if s],
             security_groups=[s for s in env["SECURITY_GROUPS"].split(",") if s],
             ecs_region=env["ECS_REGION"],
+            mail_bucket=env["MAIL_BUCKET"],
             container_name=env.get("CONTAINER_NAME", "app"),
             claim_ttl_seconds=int(env.get("CLAIM_TTL_SECONDS", str(72 * 3600))),
-            lease_seconds=int(env.get("LEASE_SECONDS", "300")),
+            lease_margin_seconds=int(env.get("LEASE_MARGIN_SECONDS", "10")),
+            visibility_timeout_seconds=int(env.get("VISIBILITY_TIMEOUT_SECONDS", "0")),
+            batching_window_seconds=int(env.get("BATCHING_WINDOW_SECONDS", "0")),
+            deadline_reserve_ms=int(env.get("DEADLINE_RESERVE_MS", "10000")),
         )
 
 
@@ -63,6 +101,13 @@ class Mail:
 
 class MalformedRecord(ValueError):
     pass
+
+
+class NoDeadline:
+    """A context for calls outside Lambda (tests, scripts): never short of time."""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 15 * 60 * 1000
 
 
 def log(level: str, event: str, **fields: Any) -> None:
@@ -94,140 +139,259 @@ def emit_metric(name: str, value: int = 1) -> None:
     )
 
 
-def parse(record: dict[str, Any]) -> Mail:
-    """The SES notification in a raw-delivered SQS body: message id and where the S3 action stored it."""
-    try:
-        body = json.loads(record["body"])
-        receipt_action = body["receipt"]["action"]
-        if receipt_action.get("type") != "S3":
-            raise MalformedRecord(f"receipt action is {receipt_action.get('type')!r}, not S3")
-        mail = Mail(
-            message_id=str(body["mail"]["messageId"]),
-            bucket=str(receipt_action["bucketName"]),
-            key=str(receipt_action["objectKey"]),
+def _text(parent: Any, key: str, where: str) -> str:
+    value = parent.get(key) if isinstance(parent, dict) else None
+    if not isinstance(value, str) or not value.strip():
+        raise MalformedRecord(f"{where}.{key} is {type(value).__name__ if value is not None else 'missing'}, not text")
+    return value
+
+
+def _object(parent: Any, key: str, where: str) -> dict[str, Any]:
+    value = parent.get(key) if isinstance(parent, dict) else None
+    if not isinstance(value, dict):
+        raise MalformedRecord(
+            f"{where}.{key} is {type(value).__name__ if value is not None else 'missing'}, not an object"
         )
-    except (KeyError, TypeError, ValueError) as error:
-        if isinstance(error, MalformedRecord):
-            raise
-        raise MalformedRecord(f"{type(error).__name__}: {error}") from error
-    if not (mail.message_id and mail.bucket and mail.key):
-        raise MalformedRecord("empty message id, bucket or key")
+    return value
+
+
+def parse(record: dict[str, Any], *, bucket: str | None = None) -> Mail:
+    """The SES `Received` notification in a raw-delivered SQS body; anything else is malformed."""
+    raw = record.get("body")
+    if not isinstance(raw, str):
+        raise MalformedRecord("the SQS body is not text")
+    try:
+        body = json.loads(raw)
+    except ValueError as error:
+        raise MalformedRecord(f"the SQS body is not JSON: {error}") from error
+    if not isinstance(body, dict):
+        raise MalformedRecord(f"the SQS body is a JSON {type(body).__name__}, not an object")
+    kind = body.get("notificationType")
+    if kind != RECEIVED:
+        raise MalformedRecord(f"notificationType is {kind!r}, not {RECEIVED!r}")
+    message_id = _text(_object(body, "mail", "body"), "messageId", "mail")
+    if len(message_id) > MESSAGE_ID_MAX or any(c.isspace() or not c.isprintable() for c in message_id):
+        raise MalformedRecord("mail.messageId is not an SES message id")
+    action = _object(_object(body, "receipt", "body"), "action", "receipt")
+    if action.get("type") != "S3":
+        raise MalformedRecord(f"receipt.action.type is {action.get('type')!r}, not 'S3'")
+    mail = Mail(message_id, _text(action, "bucketName", "receipt.action"), _text(action, "objectKey", "receipt.action"))
+    if bucket is not None and mail.bucket != bucket:
+        raise MalformedRecord(f"receipt.action.bucketName {mail.bucket!r} is not the mail bucket {bucket!r}")
     return mail
 
 
-class Dispatcher:
-    def __init__(self, settings: Settings, *, dynamodb: Any = None, ecs: Any = None, clock: Any = time.time) -> None:
-        self.settings = settings
-        self.dynamodb = dynamodb or boto3.client("dynamodb")
-        self.ecs = ecs or boto3.client("ecs", region_name=settings.ecs_region)
-        self.clock = clock
+def client_token(message_id: str) -> str:
+    """RunTask's idempotency token for a message: stable, at most 64 printable ASCII characters."""
+    return "mail-" + hashlib.sha256(message_id.encode()).hexdigest()[:59]
 
-    def handle(self, event: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
-        failures = []
-        for record in event.get("Records", []):
-            record_id = record.get("messageId", "")
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        dynamodb: Any = None,
+        ecs: Any = None,
+        s3: Any = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings
+        # Short timeouts and few retries: a slow call must not eat the invocation's deadline.
+        config = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 2})
+        self.dynamodb = dynamodb or boto3.client("dynamodb", config=config)
+        self.ecs = ecs or boto3.client("ecs", region_name=settings.ecs_region, config=config)
+        self.s3 = s3 or boto3.client("s3", config=config)
+        self.clock = clock
+        self.sleep = sleep
+
+    def handle(self, event: dict[str, Any], context: Any = None) -> dict[str, list[dict[str, str]]]:
+        context = context or NoDeadline()
+        self._check_lease_fits(context)
+        given = event.get("Records") if isinstance(event, dict) else None
+        records: list[Any] = given if isinstance(given, list) else []
+        failures: list[dict[str, str]] = []
+        for index, entry in enumerate(records):
+            record: dict[str, Any] = entry if isinstance(entry, dict) else {}
+            record_id = str(record.get("messageId", ""))
+            if context.get_remaining_time_in_millis() < self.settings.deadline_reserve_ms:
+                rest = [str(r.get("messageId", "")) if isinstance(r, dict) else "" for r in records[index:]]
+                log("warning", "deadline_near", remaining_records=len(rest), sqs_message_ids=rest)
+                for left in rest:
+                    emit_metric("DispatchFailures")
+                    failures.append({"itemIdentifier": left})
+                break
             try:
-                outcome = self.dispatch(parse(record), record_id)
+                reason = self.dispatch(parse(record, bucket=self.settings.mail_bucket or None), record_id, context)
             except MalformedRecord as error:
                 log("error", "malformed_record", sqs_message_id=record_id, reason=str(error))
-                outcome = False
-            except Exception as error:
+                reason = "malformed"
+            except Exception as error:  # a bug or an unexpected answer: fail this record, keep the batch going
                 log("error", "dispatch_error", sqs_message_id=record_id, error=f"{type(error).__name__}: {error}")
-                outcome = False
-            if not outcome:
+                reason = "error"
+            if reason is not None:
+                emit_metric("DispatchFailures")
                 failures.append({"itemIdentifier": record_id})
         return {"batchItemFailures": failures}
 
-    def dispatch(self, mail: Mail, record_id: str) -> bool:
-        """True when the message is handled (a task started, or it was a duplicate)."""
-        token = uuid.uuid4().hex
-        if not self.claim(mail, token):
-            log("info", "duplicate_skipped", message_id=mail.message_id, sqs_message_id=record_id)
-            return True
-        try:
-            response = self.ecs.run_task(
-                cluster=self.settings.cluster_arn,
-                taskDefinition=self.settings.task_definition,
-                launchType="FARGATE",
-                count=1,
-                startedBy="mail-dispatcher",
-                networkConfiguration={
-                    "awsvpcConfiguration": {
-                        "subnets": self.settings.subnets,
-                        "securityGroups": self.settings.security_groups,
-                        "assignPublicIp": "DISABLED",
-                    }
-                },
-                overrides={
-                    "containerOverrides": [
-                        {
-                            "name": self.settings.container_name,
-                            "environment": [
-                                {"name": "MAIL_BUCKET", "value": mail.bucket},
-                                {"name": "MAIL_KEY", "value": mail.key},
-                                {"name": "MAIL_MESSAGE_ID", "value": mail.message_id},
-                            ],
-                        }
-                    ]
-                },
-            )
-        except (ClientError, BotoCoreError) as error:
-            self.release(mail, token)
-            log("error", "run_task_error", message_id=mail.message_id, error=str(error))
-            return False
-        tasks, failures = response.get("tasks") or [], response.get("failures") or []
-        if failures or not tasks:
-            self.release(mail, token)
-            log("error", "run_task_failed", message_id=mail.message_id, failures=failures)
-            emit_metric("RunTaskFailures")
-            return False
-        task_arn = tasks[0]["taskArn"]
-        try:
-            self.mark_started(mail, token, task_arn)
-        except ClientError as error:
-            # The task runs: acknowledge the record anyway; a retry would start a second task.
-            log("warning", "mark_started_failed", message_id=mail.message_id, task_arn=task_arn, error=str(error))
-        log("info", "task_started", message_id=mail.message_id, task_arn=task_arn, key=mail.key)
-        return True
+    def _check_lease_fits(self, context: Any) -> None:
+        """A redelivery must find a dead invocation's lease over: window + run + lease < visibility."""
+        visibility = self.settings.visibility_timeout_seconds
+        remaining = context.get_remaining_time_in_millis() / 1000
+        needed = self.settings.batching_window_seconds + 2 * remaining + self.settings.lease_margin_seconds
+        if visibility and needed >= visibility:
+            log("error", "lease_outlives_visibility", visibility_timeout_seconds=visibility, needed_seconds=needed)
 
-    def claim(self, mail: Mail, token: str) -> bool:
-        """Take the message id unless a dispatch started, or another claim's lease is still running."""
-        now = int(self.clock())
+    def dispatch(self, mail: Mail, record_id: str, context: Any) -> str | None:
+        """None when the message's task is known to run; otherwise why the record fails."""
+        token = uuid.uuid4().hex
+        held = self.claim(mail, token, context)
+        if held == "started":
+            log("info", "duplicate_skipped", message_id=mail.message_id, sqs_message_id=record_id)
+            return None
+        if held == "claimed":
+            log("warning", "claimed_elsewhere", message_id=mail.message_id, sqs_message_id=record_id)
+            return "claimed elsewhere"
+        missing = self._raw_object_error(mail)
+        if missing is not None:
+            self.release(mail, token)
+            log("error", "raw_object_unreadable", message_id=mail.message_id, key=mail.key, error=missing)
+            return "raw object unreadable"
+        try:
+            response = self._run_task(mail)
+        except ClientError as error:
+            if _code(error) == "ConflictException":
+                # Same token, other parameters: an earlier attempt started the task.
+                return self._record_start(mail, token, "unknown (started by an earlier attempt)", record_id)
+            return self._run_task_failed(mail, token, f"{_code(error)}: {error}")
+        except BotoCoreError as error:
+            return self._run_task_failed(mail, token, f"{type(error).__name__}: {error}")
+        tasks = response.get("tasks") if isinstance(response, dict) else None
+        task_arns = [t.get("taskArn") for t in tasks or [] if isinstance(t, dict) and t.get("taskArn")]
+        if not task_arns:
+            return self._run_task_failed(mail, token, f"no task started: {response.get('failures')!r}")
+        if response.get("failures"):
+            log("warning", "run_task_partial_failures", message_id=mail.message_id, failures=response["failures"])
+        return self._record_start(mail, token, str(task_arns[0]), record_id)
+
+    def _run_task(self, mail: Mail) -> Any:
+        return self.ecs.run_task(
+            cluster=self.settings.cluster_arn,
+            taskDefinition=self.settings.task_definition,
+            launchType="FARGATE",
+            count=1,
+            clientToken=client_token(mail.message_id),
+            startedBy="mail-dispatcher",
+            networkConfiguration={
+                "awsvpcConfiguration": {
+                    "subnets": self.settings.subnets,
+                    "securityGroups": self.settings.security_groups,
+                    "assignPublicIp": "DISABLED",
+                }
+            },
+            overrides={
+                "containerOverrides": [
+                    {
+                        "name": self.settings.container_name,
+                        "environment": [
+                            {"name": "MAIL_BUCKET", "value": mail.bucket},
+                            {"name": "MAIL_KEY", "value": mail.key},
+                            {"name": "MAIL_MESSAGE_ID", "value": mail.message_id},
+                        ],
+                    }
+                ]
+            },
+        )
+
+    def _run_task_failed(self, mail: Mail, token: str, error: str) -> str:
+        self.release(mail, token)
+        log("error", "run_task_failed", message_id=mail.message_id, error=error)
+        emit_metric("RunTaskFailures")
+        return "run task failed"
+
+    def _record_start(self, mail: Mail, token: str, task_arn: str, record_id: str) -> str | None:
+        for attempt in range(MARK_STARTED_ATTEMPTS):
+            try:
+                self.mark_started(mail, token, task_arn)
+            except ClientError as error:
+                if _code(error) == "ConditionalCheckFailedException":
+                    # Another invocation holds the claim now; its RunTask (same token) gets this task.
+                    log("warning", "claim_taken_over", message_id=mail.message_id, task_arn=task_arn)
+                    return None
+                failure = f"{_code(error)}: {error}"
+            except BotoCoreError as error:
+                failure = f"{type(error).__name__}: {error}"
+            else:
+                log("info", "task_started", message_id=mail.message_id, task_arn=task_arn, key=mail.key)
+                return None
+            log("warning", "mark_started_failed", message_id=mail.message_id, attempt=attempt + 1, error=failure)
+            self.sleep(0.1 * 2**attempt)
+        # The task runs but the table does not say so: fail the record; its redelivery takes the
+        # claim over after the lease, and RunTask with the same token answers with this same task.
+        log("error", "start_unrecorded", message_id=mail.message_id, task_arn=task_arn, sqs_message_id=record_id)
+        return "start unrecorded"
+
+    def _raw_object_error(self, mail: Mail) -> str | None:
+        try:
+            self.s3.head_object(Bucket=mail.bucket, Key=mail.key)
+        except ClientError as error:
+            return f"{_code(error)}: {error}"
+        except BotoCoreError as error:
+            return f"{type(error).__name__}: {error}"
+        return None
+
+    def claim(self, mail: Mail, token: str, context: Any) -> str | None:
+        """Take the message id: None when taken, else the state that holds it ("started"/"claimed").
+
+        The lease lasts as long as this invocation can (its remaining time plus a clock margin), so
+        it ends only when the holder is certainly dead.
+        """
+        now = self.clock()
+        remaining = context.get_remaining_time_in_millis() / 1000
+        lease_until = math.ceil(now + remaining + self.settings.lease_margin_seconds)
         try:
             self.dynamodb.update_item(
                 TableName=self.settings.table_name,
                 Key={"messageId": {"S": mail.message_id}},
                 UpdateExpression="SET dispatchStatus = :claimed, claimToken = :token, leaseUntil = :lease, "
-                "expiresAt = :expires, objectKey = :key",
+                "expiresAt = :expires, objectKey = :key ADD attempts :one",
                 ConditionExpression="attribute_not_exists(dispatchStatus) OR "
                 "(dispatchStatus = :claimed AND leaseUntil < :now)",
                 ExpressionAttributeValues={
                     ":claimed": {"S": "claimed"},
                     ":token": {"S": token},
-                    ":lease": {"N": str(now + self.settings.lease_seconds)},
-                    ":expires": {"N": str(now + self.settings.claim_ttl_seconds)},
+                    ":lease": {"N": str(lease_until)},
+                    ":expires": {"N": str(int(now) + self.settings.claim_ttl_seconds)},
                     ":key": {"S": mail.key},
-                    ":now": {"N": str(now)},
+                    ":now": {"N": str(int(now))},
+                    ":one": {"N": "1"},
                 },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+            if _code(error) != "ConditionalCheckFailedException":
+                raise
+            held = error.response.get("Item", {}).get("dispatchStatus", {}).get("S")
+            return "started" if held == "started" else "claimed"
+        return None
 
     def release(self, mail: Mail, token: str) -> None:
-        """Give the claim back (only ours), so the redelivery can dispatch."""
+        """Give the claim back (only ours), so a redelivery can dispatch without waiting for the lease."""
         try:
             self.dynamodb.update_item(
                 TableName=self.settings.table_name,
                 Key={"messageId": {"S": mail.message_id}},
                 UpdateExpression="REMOVE dispatchStatus, claimToken, leaseUntil",
-                ConditionExpression="claimToken = :token",
-                ExpressionAttributeValues={":token": {"S": token}},
+                ConditionExpression="claimToken = :token AND dispatchStatus = :claimed",
+                ExpressionAttributeValues={":token": {"S": token}, ":claimed": {"S": "claimed"}},
             )
-        except ClientError as error:
-            # Not ours any more: the lease expired and someone else holds it. Their outcome stands.
+        except (ClientError, BotoCoreError) as error:
+            # Not ours any more, or the table is unreachable: the lease ends the claim anyway.
             log("warning", "release_skipped", message_id=mail.message_id, error=str(error))
 
     def mark_started(self, mail: Mail, token: str, task_arn: str) -> None:
@@ -248,4 +412,4 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, str
     global _DISPATCHER  # noqa: PLW0603 - one dispatcher per Lambda container
     if _DISPATCHER is None:
         _DISPATCHER = Dispatcher(Settings.from_environment())
-    return _DISPATCHER.handle(event)
+    return _DISPATCHER.handle(event, context)

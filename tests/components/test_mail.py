@@ -186,6 +186,16 @@ def test_dispatcher_consumes_with_batch_item_failures_and_a_concurrency_cap(plat
     assert env["TASK_DEFINITION"] == f"platform-{platform.stack}-mail-processor"
     assert env["SECURITY_GROUPS"] == "mail-processor-sg-id"
     assert env["SUBNETS"] == ",".join(platform.outputs["appSubnetIds"])
+    # What the handler needs to keep its lease inside the queue's visibility and finish before its deadline.
+    queue = platform.named("mail-queue").inputs
+    source = platform.named("mail-dispatcher-source").inputs
+    assert env["MAIL_BUCKET"] == platform.named("mail-bucket").inputs["bucket"]
+    assert int(env["VISIBILITY_TIMEOUT_SECONDS"]) == queue["visibilityTimeoutSeconds"]
+    assert int(env["BATCHING_WINDOW_SECONDS"]) == source["maximumBatchingWindowInSeconds"]
+    lease_needs = int(env["BATCHING_WINDOW_SECONDS"]) + 2 * function["timeout"] + int(env["LEASE_MARGIN_SECONDS"])
+    assert lease_needs < queue["visibilityTimeoutSeconds"]
+    assert 0 < int(env["DEADLINE_RESERVE_MS"]) < function["timeout"] * 1000
+    assert "LEASE_SECONDS" not in env
     logs = platform.named("mail-dispatcher-logs").inputs
     assert logs["name"] == f"/aws/lambda/platform-{platform.stack}-mail-dispatcher"
     assert logs["retentionInDays"] == {"stg": 30, "prd": 365}[platform.stack]
@@ -276,8 +286,18 @@ BAD_MAIL = [
     ),
     pytest.param(
         lambda m: m.update(queueVisibilityTimeoutSeconds=120),
-        "platform:mail.queueVisibilityTimeoutSeconds: 120 is below 365 (6 x dispatcher.timeoutSeconds 60",
+        "platform:mail.queueVisibilityTimeoutSeconds: 120 is below 365: a redelivery must come after "
+        "6 x platform:mail.dispatcher.timeoutSeconds (60)",
         id="visibility-below-function-timeout",
+    ),
+    pytest.param(
+        # With a 1 s dispatcher the claim lease, not AWS's 6 x advice, sets the floor: 0 + 2 + 10 + 1.
+        lambda m: (
+            m["dispatcher"].update(timeoutSeconds=1, batchingWindowSeconds=0),
+            m.update(queueVisibilityTimeoutSeconds=12),
+        ),
+        "platform:mail.queueVisibilityTimeoutSeconds: 12 is below 13: a redelivery must come after",
+        id="visibility-inside-a-dead-claims-lease",
     ),
     pytest.param(
         lambda m: m["dispatcher"].update(maximumConcurrency=1),

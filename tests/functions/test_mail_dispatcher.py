@@ -61,11 +61,13 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
             subnets=[subnet],
             security_groups=[group],
             ecs_region=ECS_REGION,
+            mail_bucket=BUCKET,
         )
         yield {"dynamodb": dynamodb, "s3": s3, "ecs": ecs, "settings": settings, "cluster": cluster}
 
 
 def notification(message_id: str, key: str | None = None) -> dict[str, Any]:
+    """The SES notification for a message whose raw object is stored (see `stored_mail`)."""
     return {
         "notificationType": "Received",
         "mail": {"messageId": message_id, "source": "bank@example.com", "destination": ["clearing@inbound.example"]},
@@ -93,11 +95,20 @@ def item(env: dict[str, Any], message_id: str) -> dict[str, Any] | None:
     return found
 
 
+def store(env: dict[str, Any], *message_ids: str) -> None:
+    """SES has written these messages' raw objects, as it does before it notifies."""
+    for message_id in message_ids:
+        env["s3"].put_object(Bucket=BUCKET, Key=f"raw/{message_id}", Body=b"From: bank@example.com\r\n\r\nhi")
+
+
 def dispatcher(env: dict[str, Any], *, ecs: Any = None, clock: Clock | None = None) -> Dispatcher:
-    return Dispatcher(env["settings"], dynamodb=env["dynamodb"], ecs=ecs or env["ecs"], clock=clock or Clock())
+    return Dispatcher(
+        env["settings"], dynamodb=env["dynamodb"], ecs=ecs or env["ecs"], s3=env["s3"], clock=clock or Clock()
+    )
 
 
 def test_one_message_starts_one_task_with_the_message_in_its_overrides(aws: dict[str, Any]) -> None:
+    store(aws, "ses-1")
     result = dispatcher(aws).handle({"Records": [sqs_record("sqs-1", notification("ses-1"))]})
     assert result == {"batchItemFailures": []}
     (task,) = running_tasks(aws)
@@ -115,6 +126,7 @@ def test_one_message_starts_one_task_with_the_message_in_its_overrides(aws: dict
 
 
 def test_the_same_ses_message_delivered_twice_starts_one_task(aws: dict[str, Any]) -> None:
+    store(aws, "ses-1", "ses-2")
     handler = dispatcher(aws)
     first = handler.handle({"Records": [sqs_record("sqs-1", notification("ses-1"))]})
     second = handler.handle({"Records": [sqs_record("sqs-2", notification("ses-1"))]})
@@ -137,6 +149,7 @@ class FailingEcs:
 
 
 def test_runtask_failures_fail_the_record_release_the_claim_and_a_redelivery_succeeds(aws: dict[str, Any]) -> None:
+    store(aws, "ses-1")
     failing = FailingEcs()
     result = dispatcher(aws, ecs=failing).handle({"Records": [sqs_record("sqs-1", notification("ses-1"))]})
     assert result == {"batchItemFailures": [{"itemIdentifier": "sqs-1"}]}
@@ -152,6 +165,8 @@ def test_runtask_failures_fail_the_record_release_the_claim_and_a_redelivery_suc
 
 
 def test_runtask_raising_is_a_failed_record_and_releases(aws: dict[str, Any]) -> None:
+    store(aws, "ses-1")
+
     class Broken:
         def run_task(self, **_: Any) -> dict[str, Any]:
             from botocore.exceptions import ClientError
@@ -168,6 +183,7 @@ def test_runtask_raising_is_a_failed_record_and_releases(aws: dict[str, Any]) ->
 def test_a_malformed_record_fails_alone_while_the_batch_proceeds(
     aws: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
+    store(aws, "ses-1")
     records = [
         sqs_record("sqs-bad-json", "not json"),
         sqs_record("sqs-good", notification("ses-1")),
@@ -183,27 +199,44 @@ def test_a_malformed_record_fails_alone_while_the_batch_proceeds(
         ]
     }
     assert len(running_tasks(aws)) == 1
-    logs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    logs = [entry for entry in lines if "_aws" not in entry]
+    metrics = [entry for entry in lines if "_aws" in entry]
     assert [entry["event"] for entry in logs].count("malformed_record") == 3
     assert all(entry["level"] in {"info", "error", "warning"} for entry in logs)
+    assert sum(entry.get("DispatchFailures", 0) for entry in metrics) == 3
 
 
-def test_a_claim_left_by_a_crashed_invocation_is_taken_over_after_its_lease(aws: dict[str, Any]) -> None:
+class Context:
+    """A Lambda context with a fixed remaining time."""
+
+    def __init__(self, remaining_ms: int) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def test_a_claim_left_by_a_crashed_invocation_fails_redeliveries_until_its_lease_ends(aws: dict[str, Any]) -> None:
+    store(aws, "ses-1")
     clock = Clock()
     handler = dispatcher(aws, clock=clock)
-    assert handler.claim(parse(sqs_record("sqs-1", notification("ses-1"))), token="crashed")
-    # A redelivery within the lease is treated as in flight...
-    assert handler.handle({"Records": [sqs_record("sqs-1", notification("ses-1"))]}) == {"batchItemFailures": []}
+    crashed = Context(remaining_ms=30_000)
+    assert handler.claim(parse(sqs_record("sqs-1", notification("ses-1"))), "crashed", crashed) is None
+    # A redelivery within the lease may race a live holder: it fails, so SQS keeps the message...
+    redelivery = {"Records": [sqs_record("sqs-1", notification("ses-1"))]}
+    assert handler.handle(redelivery) == {"batchItemFailures": [{"itemIdentifier": "sqs-1"}]}
     assert running_tasks(aws) == []
-    # ...and after the lease it dispatches.
-    clock.now += aws["settings"].lease_seconds + 1
-    assert handler.handle({"Records": [sqs_record("sqs-1", notification("ses-1"))]}) == {"batchItemFailures": []}
+    # ...and once the holder is certainly dead (its remaining time plus the margin) it dispatches.
+    clock.now += 30 + aws["settings"].lease_margin_seconds + 1
+    assert handler.handle(redelivery) == {"batchItemFailures": []}
     assert len(running_tasks(aws)) == 1
 
 
 def test_a_status_record_written_first_does_not_block_the_claim(aws: dict[str, Any]) -> None:
     from functions.mail_status.handler import record_status
 
+    store(aws, "ses-1")
     record_status(
         {"mail": {"messageId": "ses-1", "timestamp": "2026-11-23T00:00:00Z", "source": "a@b"}, "receipt": {}},
         table_name=TABLE,
