@@ -18,7 +18,7 @@ from components.postgres_users import PostgresUsers, PostgresUsersArgs, master_p
 from components.secrets import SecretRef, secret_read_statements
 from platform_config.context import StackContext
 from platform_config.databases import DatabaseConfig
-from platform_config.tags import component_tags
+from platform_config.tags import CARD_DATA_SCOPE, component_tags
 from platform_lib.iam import policy_document, service_trust_policy
 
 MASTER_USERNAME = "platform_admin"
@@ -54,7 +54,11 @@ class Database(Component, token="platform:database:Database"):
         self._region = ctx.region
         self._settings = settings = args.settings
         self.identifier = ctx.physical_name(name)
-        self.tags = component_tags(service="database", component=f"database-{name}")
+        self.tags = component_tags(
+            service="database",
+            component=f"database-{name}",
+            data_scope=CARD_DATA_SCOPE if settings.card_data else None,
+        )
 
         self.key = aws.kms.Key(
             f"{name}-key",

@@ -56,6 +56,9 @@ class DatabaseConfig(ConfigModel):
     users: tuple[DatabaseUser, ...] = Field(min_length=1)
     clients: tuple[str, ...] = ()
     """Apps and batches whose security groups may connect (port ingress)."""
+    card_data: bool = False
+    """Holds cardholder data (PCI DSS scope): its resources are tagged `DataScope=card`, and the diagram
+    marks it and every app or batch holding one of its credentials."""
     backup_retention_days: int = Field(ge=0, le=35)
     """Default from the environment (7 in stg, 14 in prd); prd may not go below 14."""
     backup_window: str = "16:00-16:30"

@@ -400,3 +400,12 @@ def test_bad_database_config_is_rejected_with_its_key(
     stack_values: Callable[[str], dict[str, str]], change: Callable[[dict[str, Any]], None], expected: str
 ) -> None:
     assert_rejected(stack_values("prd"), "platform:databases", change, expected, stack="prd")
+
+
+def test_a_card_database_tags_its_resources_as_card_data_scope(platform: ProgramRun) -> None:
+    """`cardData: true` marks the cardholder data environment on the resources themselves (PCI DSS scope)."""
+    config = config_of(platform)
+    for name, settings in config.databases.items():
+        for resource_name in (f"{name}-instance", f"{name}-key", f"{name}-sg", f"{name}-params"):
+            tags = platform.named(resource_name).inputs.get("tags") or {}
+            assert (tags.get("DataScope") == "card") is settings.card_data, resource_name
