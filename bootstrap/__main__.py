@@ -19,8 +19,12 @@ from components.bootstrap import Bootstrap
 from platform_config.bootstrap import load_bootstrap_config
 
 settings = load_bootstrap_config(runtime_config.CONFIG.get(), stack=pulumi.get_stack())
-bootstrap = Bootstrap("bootstrap", settings)
+# The on-call endpoint of the security alarms: a secret (`pulumi config set --secret securityAlarmEndpoint`).
+alarm_endpoint = pulumi.Config().get_secret("securityAlarmEndpoint")
+bootstrap = Bootstrap("bootstrap", settings, alarm_endpoint)
 pulumi.export("stateBucket", bootstrap.state_bucket_name)
 pulumi.export("backendUrl", bootstrap.backend_url)
 pulumi.export("secretsProvider", bootstrap.secrets_provider)
+pulumi.export("auditBucket", bootstrap.baseline.audit_bucket_name)
+pulumi.export("securityAlarmTopic", bootstrap.baseline.alarm_topic_arn)
 pulumi.export("roles", {key: role.arn for key, role in bootstrap.access.roles.items()})

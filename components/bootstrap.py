@@ -6,6 +6,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.access import Access, AccessArgs
+from components.account_baseline import AccountBaseline, AccountBaselineArgs
 from components.base import Component, Out
 from components.buckets import PrivateBucket, PrivateBucketArgs
 from platform_config.bootstrap import BootstrapConfig
@@ -28,7 +29,13 @@ class Bootstrap(Component, token="platform:bootstrap:Bootstrap"):
     backend_url: Out[pulumi.Output[str]]
     secrets_provider: Out[str]
 
-    def __init__(self, name: str, settings: BootstrapConfig, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        settings: BootstrapConfig,
+        alarm_endpoint: pulumi.Input[str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         super().__init__(name, opts)
         env, account = settings.environment, settings.account_id
         tags = {**component_tags(service="platform", component="bootstrap"), "Env": env, "Project": "platform"}
@@ -97,6 +104,18 @@ class Bootstrap(Component, token="platform:bootstrap:Bootstrap"):
         )
         aws.kms.Alias(
             f"{name}-secrets-alias", name=f"alias/pulumi-{env}", target_key_id=self.secrets_key.key_id, opts=child
+        )
+        self.baseline = AccountBaseline(
+            f"{name}-baseline",
+            AccountBaselineArgs(
+                environment=env,
+                account_id=account,
+                region=settings.region,
+                controls=settings.detective,
+                alarm_endpoint=alarm_endpoint,
+                tags=tags,
+            ),
+            opts=child,
         )
         self.state_bucket_name = state.name
         self.backend_url = state.name.apply(lambda bucket: f"s3://{bucket}")

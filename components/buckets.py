@@ -22,6 +22,10 @@ class PrivateBucketArgs:
     versioned: bool = False
     protect: bool = False
     tags: dict[str, str]
+    object_lock_days: int | None = None
+    """Write-once retention of every object version (needs `versioned`): audit logs nobody can erase."""
+    object_lock_mode: str = "GOVERNANCE"
+    """COMPLIANCE: not even the root user may shorten it; GOVERNANCE: `s3:BypassGovernanceRetention` may."""
 
 
 class PrivateBucket:
@@ -31,10 +35,13 @@ class PrivateBucket:
         self._name = name
         self._parent = parent
         child = pulumi.ResourceOptions(parent=parent)
+        if args.object_lock_days is not None and not args.versioned:
+            raise ValueError(f"{name}: S3 Object Lock needs versioning")
         self.bucket = aws.s3.Bucket(
             name,
             bucket=args.bucket,
             force_destroy=not args.protect,
+            object_lock_enabled=True if args.object_lock_days is not None else None,
             tags=args.tags,
             opts=pulumi.ResourceOptions(parent=parent, protect=args.protect),
         )
@@ -94,11 +101,40 @@ class PrivateBucket:
             ],
             opts=child,
         )
+        if args.object_lock_days is not None:
+            aws.s3.BucketObjectLockConfiguration(
+                f"{name}-object-lock",
+                bucket=self.bucket.id,
+                rule=aws.s3.BucketObjectLockConfigurationRuleArgs(
+                    default_retention=aws.s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(
+                        mode=args.object_lock_mode, days=args.object_lock_days
+                    )
+                ),
+                opts=child,
+            )
         self.arn = self.bucket.arn
         self.name = self.bucket.bucket
 
     def objects(self, prefix: str = "") -> pulumi.Output[str]:
         return self.bucket.arn.apply(lambda arn: f"{arn}/{prefix}*")
+
+    def log_access_to(self, target: PrivateBucket, *, account_id: str, prefix: str) -> Statement:
+        """S3 server access logging of this bucket into `target` (SSE-S3: the only encryption log delivery
+        supports); returns the statement `target`'s policy needs for the delivery."""
+        aws.s3.BucketLogging(
+            f"{self._name}-logging",
+            bucket=self.bucket.id,
+            target_bucket=target.bucket.id,
+            target_prefix=prefix,
+            opts=pulumi.ResourceOptions(parent=self._parent),
+        )
+        return statement(
+            "S3ServerAccessLogs",
+            ["s3:PutObject"],
+            [target.objects()],
+            principals={"Service": "logging.s3.amazonaws.com"},
+            conditions={"StringEquals": {"aws:SourceAccount": account_id}, "ArnLike": {"aws:SourceArn": self.arn}},
+        )
 
     def policy(self, *statements: Statement, depends_on: list[pulumi.Resource] | None = None) -> aws.s3.BucketPolicy:
         """The bucket policy: the given grants plus the TLS-only deny every bucket gets."""

@@ -159,25 +159,7 @@ class MailPipeline(Component, token="platform:mail:MailPipeline"):
             ),
             parent=self,
         )
-        access_logs.policy(
-            statement(
-                "S3ServerAccessLogs",
-                ["s3:PutObject"],
-                [access_logs.objects()],
-                principals={"Service": "logging.s3.amazonaws.com"},
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": ctx.account_id},
-                    "ArnLike": {"aws:SourceArn": raw_mail.arn},
-                },
-            )
-        )
-        aws.s3.BucketLogging(
-            f"{name}-bucket-logging",
-            bucket=raw_mail.bucket.id,
-            target_bucket=access_logs.bucket.id,
-            target_prefix="inbound-mail/",
-            opts=self.child(),
-        )
+        access_logs.policy(raw_mail.log_access_to(access_logs, account_id=ctx.account_id, prefix="inbound-mail/"))
         policy = raw_mail.policy(
             statement(
                 "SesStoresRawMail",
