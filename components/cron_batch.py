@@ -120,6 +120,7 @@ class CronBatch(Component, token="platform:batches:CronBatch"):
         )
         role = aws.iam.Role(
             f"{name}-state-machine-role",
+            permissions_boundary=ctx.permissions_boundary_arn,
             assume_role_policy=service_trust_policy(
                 "states.amazonaws.com",
                 source_account=ctx.account_id,
@@ -208,6 +209,7 @@ class CronBatch(Component, token="platform:batches:CronBatch"):
         ctx, name, settings = self._context, self._name, self._settings
         role = aws.iam.Role(
             f"{name}-scheduler-role",
+            permissions_boundary=ctx.permissions_boundary_arn,
             # AWS recommends scoping the trust to the schedule group, not to one schedule.
             assume_role_policy=args.schedule_group.arn.apply(
                 lambda group_arn: service_trust_policy(

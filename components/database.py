@@ -102,6 +102,7 @@ class Database(Component, token="platform:database:Database"):
         )
         monitoring_role = aws.iam.Role(
             f"{name}-monitoring-role",
+            permissions_boundary=ctx.permissions_boundary_arn,
             assume_role_policy=service_trust_policy("monitoring.rds.amazonaws.com", source_account=ctx.account_id),
             tags=self.tags,
             opts=self.child(),

@@ -58,6 +58,7 @@ class PythonFunction(Component, token="platform:functions:PythonFunction"):
         )
         self.role = aws.iam.Role(
             f"{name}-role",
+            permissions_boundary=ctx.permissions_boundary_arn,
             assume_role_policy=service_trust_policy(
                 "lambda.amazonaws.com",
                 source_account=ctx.account_id,

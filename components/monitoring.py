@@ -110,6 +110,7 @@ class Monitoring(Component, token="platform:monitoring:Monitoring"):
         role_name = ctx.physical_name("datadog-integration")
         role = aws.iam.Role(
             f"{self._name}-datadog-role",
+            permissions_boundary=ctx.permissions_boundary_arn,
             name=role_name,
             assume_role_policy=policy_document(
                 statement(

@@ -211,6 +211,7 @@ class Network(Component, token="platform:network:Network"):
         )
         role = aws.iam.Role(
             f"{self._name}-flow-logs-role",
+            permissions_boundary=ctx.permissions_boundary_arn,
             assume_role_policy=service_trust_policy(
                 "vpc-flow-logs.amazonaws.com",
                 source_account=ctx.account_id,

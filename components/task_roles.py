@@ -42,6 +42,7 @@ def execution_role(
 ) -> aws.iam.Role:
     role = aws.iam.Role(
         f"{name}-execution-role",
+        permissions_boundary=ctx.permissions_boundary_arn,
         assume_role_policy=ecs_tasks_trust(ctx),
         max_session_duration=3600,
         tags=tags,
@@ -81,6 +82,7 @@ def task_role(
 ) -> aws.iam.Role:
     role = aws.iam.Role(
         f"{name}-task-role",
+        permissions_boundary=ctx.permissions_boundary_arn,
         assume_role_policy=ecs_tasks_trust(ctx),
         max_session_duration=3600,
         tags=tags,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from platform_config.model import PlatformConfig
 from platform_config.profiles import Environment, EnvironmentProfile
-from platform_lib.naming import physical_name
+from platform_lib.naming import permissions_boundary_name, physical_name
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,6 +28,11 @@ class StackContext:
 
     def physical_name(self, *parts: str, max_length: int = 63) -> str:
         return physical_name(self.environment, *parts, max_length=max_length)
+
+    @property
+    def permissions_boundary_arn(self) -> str:
+        """Set on every role the program creates; the deploy role may create none without it."""
+        return self.arn("iam", f"policy/{permissions_boundary_name(self.environment)}", global_=True)
 
     def arn(self, service: str, resource: str, *, region: str | None = None, global_: bool = False) -> str:
         """An ARN in this account, for resources whose ARN must be known before they exist."""

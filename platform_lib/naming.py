@@ -20,3 +20,9 @@ def physical_name(environment: str, *parts: str, max_length: int = 63) -> str:
     if len(name) > max_length:
         raise ValueError(f"{name!r} is {len(name)} characters; the limit here is {max_length}")
     return name
+
+
+def permissions_boundary_name(environment: str) -> str:
+    """The managed policy (made by the bootstrap) that bounds every role the platform program creates:
+    the deploy role may create a role only with it attached (components/access.py guardrails)."""
+    return f"{PROJECT}-{environment}-workload-boundary"

@@ -7,6 +7,8 @@ import json
 import pytest
 
 from platform_lib.iam import service_trust_policy, statement, static_policy_document
+from tests.conftest import config_of
+from tools.mock_runtime import ProgramRun
 
 
 def test_statement_sorts_and_dedupes_actions() -> None:
@@ -46,3 +48,14 @@ def test_service_trust_is_pinned_to_the_account() -> None:
         "StringEquals": {"aws:SourceAccount": "123456789012"},
         "ArnLike": {"aws:SourceArn": "arn:aws:states:*"},
     }
+
+
+def test_every_role_the_program_creates_carries_the_workload_boundary(platform: ProgramRun) -> None:
+    """The deploy role may create no role without it (bootstrap guardrails), so a role without it fails
+    `pulumi up` half-way: this catches it offline, for any new component."""
+    general = config_of(platform).general
+    boundary = f"arn:aws:iam::{general.account_id}:policy/platform-{general.environment}-workload-boundary"
+    roles = platform.of_type("aws:iam/role:Role")
+    assert roles
+    for role in roles:
+        assert role.inputs.get("permissionsBoundary") == boundary, role.name
