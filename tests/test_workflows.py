@@ -242,8 +242,12 @@ def test_codeowners_give_sre_the_production_levers() -> None:
         for line in (ROOT / ".github" / "CODEOWNERS").read_text().splitlines()
         if line and not line.startswith("#")
     )
-    for path in ("/Pulumi.prd.yaml", "/policies/", "/.github/", "/components/access.py", "/bootstrap/"):
+    # Everything a prd deploy runs or installs: the program, its defaults, its requirements, the workflows.
+    for path in ("/Pulumi.prd.yaml", "/policies/", "/.github/", "/components/", "/platform_config/",
+                 "/platform_lib/", "/bootstrap/", "/Makefile", "/requirements.lock", "/requirements.txt",
+                 "/pyproject.toml", "/functions/", "/tools/"):  # fmt: skip
         assert owners[path].strip() == "@acme-payments/sre", path
+    assert "/Pulumi.stg.yaml" not in owners  # developers change staging themselves
 
 
 def test_zizmor_finds_nothing() -> None:
