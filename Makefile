@@ -55,9 +55,10 @@ lock:
 	done
 
 ## Offline preview of one stack: the real program on Pulumi's mock runtime (no cloud, no CLI).
+## PROJECT=bootstrap previews the account bootstrap instead (with the pack and policies/config/bootstrap/).
 ## make itself exits 2 for any failure; the tool's own code (1 config, 2 usage, 3 policy) is printed.
 preview: $(STAMP)
-	@$(BIN)/python -m tools.preview --stack $(STACK) $(ARGS) || { code=$$?; \
+	@$(BIN)/python -m tools.preview --stack $(STACK) $(if $(PROJECT),--project-dir $(PROJECT)) $(ARGS) || { code=$$?; \
 		echo "make preview: tools.preview exited $$code (1 config or program, 2 usage, 3 mandatory policy violation)" >&2; \
 		exit $$code; }
 

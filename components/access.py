@@ -32,6 +32,7 @@ from components.base import Component, Out
 from platform_config.tags import component_tags
 from platform_lib.github import subject as github_subject
 from platform_lib.iam import Statement, policy_document, statement, static_policy_document
+from platform_lib.naming import permissions_boundary_name
 
 GITHUB_OIDC = "token.actions.githubusercontent.com"
 AUDIENCE = "sts.amazonaws.com"
@@ -56,6 +57,26 @@ class AccessArgs:
     state_bucket_arn: pulumi.Input[str]
     state_key_arn: pulumi.Input[str]
     secrets_key_arn: pulumi.Input[str]
+    """The key's ARN (KMS authorizes by key ARN: an alias ARN in a policy grants nothing)."""
+    protected_key_arns: Sequence[pulumi.Input[str]] = ()
+    """Keys no deploy role may re-policy, grant, disable or delete (state, secrets, audit)."""
+    protected_bucket_arns: Sequence[pulumi.Input[str]] = ()
+    """Buckets whose policy, lock and lifecycle no deploy role may change (state, audit)."""
+
+
+def role_keys(env: str, *, developers: bool) -> list[str]:
+    """The roles Access creates in an account (`platform-<env>-<key>`), known before they exist so that
+    key policies can name them."""
+    keys = ["plan", f"deploy-{env}", "sre"]
+    if env == "stg":
+        keys.append("preview")
+        if developers:
+            keys.append("developer")
+    return sorted(keys)
+
+
+def role_arn(account_id: str, env: str, key: str) -> str:
+    return f"arn:aws:iam::{account_id}:role/platform-{env}-{key}"
 
 
 def github_trust(provider_arn: str, subject: str) -> str:
@@ -131,7 +152,19 @@ class Access(Component, token="platform:access:Access"):
             f"deploy-{env}", github_trust(provider_arn, github_subject(args.repository, environment=env))
         )
         self._attach(deploy, f"deploy-{env}", ADMINISTRATOR)
-        self._inline(deploy, f"deploy-{env}-guardrails", *guardrails(args.account_id))
+        self.boundary = aws.iam.Policy(
+            f"{name}-workload-boundary",
+            name=permissions_boundary_name(env),
+            description="The most any role the platform program creates may do (set by the deploy role)",
+            policy=workload_boundary(args.account_id, env, args.protected_key_arns, args.protected_bucket_arns),
+            tags=self.tags,
+            opts=self.child(),
+        )
+        self._inline(
+            deploy,
+            f"deploy-{env}-guardrails",
+            *guardrails(args.account_id, env, args.protected_key_arns, args.protected_bucket_arns),
+        )
 
         sre = self._role("sre", people_trust(args.sre_principals))
         self._attach(sre, "sre", ADMINISTRATOR)
@@ -148,6 +181,8 @@ class Access(Component, token="platform:access:Access"):
                     [f"arn:aws:ecs:*:{args.account_id}:task/*", f"arn:aws:ecs:*:{args.account_id}:cluster/*"],
                 ),
             )
+        if sorted(self.roles) != role_keys(env, developers=bool(args.developer_principals)):
+            raise AssertionError(f"role_keys() is out of date: {sorted(self.roles)}")
         self.oidc_provider_arn = self.oidc_provider.arn
         self.role_arns = {key: role.arn for key, role in self.roles.items()}
         self.finish()
@@ -225,10 +260,70 @@ def plan_statements(env: str, account_id: str, region: str) -> list[Statement]:
     ]
 
 
-def guardrails(account_id: str) -> list[Statement]:
-    """What even the deploy roles may not do: long-lived credentials, account and organisation changes,
-    or touching the OIDC trust they themselves depend on."""
-    return [
+GUARDED_ROLES = ("deploy-*", "preview", "plan", "sre", "developer", "cloudtrail-logs", "config-recorder")
+"""The roles of CI, people and the audit services: no deploy role may change them."""
+ROLE_CHANGES = [
+    "iam:AttachRolePolicy", "iam:DeleteRole", "iam:DeleteRolePermissionsBoundary", "iam:DeleteRolePolicy",
+    "iam:DetachRolePolicy", "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy", "iam:TagRole",
+    "iam:UntagRole", "iam:UpdateAssumeRolePolicy", "iam:UpdateRole", "iam:UpdateRoleDescription",
+]  # fmt: skip
+OIDC_CHANGES = [
+    "iam:AddClientIDToOpenIDConnectProvider", "iam:CreateOpenIDConnectProvider", "iam:DeleteOpenIDConnectProvider",
+    "iam:RemoveClientIDFromOpenIDConnectProvider", "iam:TagOpenIDConnectProvider",
+    "iam:UntagOpenIDConnectProvider", "iam:UpdateOpenIDConnectProviderThumbprint",
+]  # fmt: skip
+KEY_CHANGES = [
+    "kms:CreateGrant", "kms:DisableKey", "kms:DisableKeyRotation", "kms:PutKeyPolicy", "kms:ReplicateKey",
+    "kms:RetireGrant", "kms:RevokeGrant", "kms:ScheduleKeyDeletion", "kms:UpdatePrimaryRegion",
+]  # fmt: skip
+BUCKET_CHANGES = [
+    "s3:DeleteBucket", "s3:DeleteBucketPolicy", "s3:PutBucketAcl", "s3:PutBucketLogging",
+    "s3:PutBucketObjectLockConfiguration", "s3:PutBucketOwnershipControls", "s3:PutBucketPolicy",
+    "s3:PutBucketPublicAccessBlock", "s3:PutBucketVersioning", "s3:PutEncryptionConfiguration",
+    "s3:PutLifecycleConfiguration", "s3:BypassGovernanceRetention",
+]  # fmt: skip
+DETECTIVE_CHANGES = [
+    "access-analyzer:DeleteAnalyzer", "cloudtrail:DeleteTrail", "cloudtrail:PutEventSelectors",
+    "cloudtrail:StopLogging", "cloudtrail:UpdateTrail", "config:DeleteConfigurationRecorder",
+    "config:DeleteDeliveryChannel", "config:StopConfigurationRecorder", "guardduty:DeleteDetector",
+    "guardduty:DisassociateFromMasterAccount", "guardduty:UpdateDetector", "securityhub:BatchDisableStandards",
+    "securityhub:DisableSecurityHub",
+]  # fmt: skip
+"""Services the platform program never uses: no deploy or workload role may switch them off."""
+BOUNDARY_CHANGES = [
+    "iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion", "iam:SetDefaultPolicyVersion",
+    "iam:TagPolicy", "iam:UntagPolicy",
+]  # fmt: skip
+ALARM_CHANGES = ["cloudwatch:DeleteAlarms", "cloudwatch:DisableAlarmActions", "cloudwatch:PutMetricAlarm"]
+TRAIL_LOG_CHANGES = [
+    "logs:DeleteLogGroup",
+    "logs:DeleteMetricFilter",
+    "logs:PutMetricFilter",
+    "logs:PutRetentionPolicy",
+]
+
+
+def detective_resources(account_id: str, env: str) -> tuple[str, str]:
+    """The security alarms and the trail's log group (CloudWatch and Logs the platform also uses)."""
+    return (
+        f"arn:aws:cloudwatch:*:{account_id}:alarm:platform-{env}-security-*",
+        f"arn:aws:logs:*:{account_id}:log-group:/platform/{env}/cloudtrail*",
+    )
+
+
+def guardrails(
+    account_id: str,
+    env: str,
+    protected_keys: Sequence[pulumi.Input[str]] = (),
+    protected_buckets: Sequence[pulumi.Input[str]] = (),
+) -> list[Statement]:
+    """What even the deploy roles may not do, whatever their managed policy grants: long-lived
+    credentials; account and organisation changes; any change to CI's and people's roles (their own
+    guardrail included), the OIDC trust, the workload boundary, the protected keys and buckets, or the
+    detective controls; and creating a role, or changing a role's boundary, without the boundary."""
+    iam = f"arn:aws:iam::{account_id}"
+    boundary = f"{iam}:policy/{permissions_boundary_name(env)}"
+    rules = [
         statement(
             "NoLongLivedCredentials",
             ["iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:CreateUser", "iam:UpdateLoginProfile"],
@@ -237,22 +332,69 @@ def guardrails(account_id: str) -> list[Statement]:
         ),
         statement("NoAccountOrOrganizationChanges", ["account:*", "organizations:*"], ["*"], effect="Deny"),
         statement(
-            "NoChangesToCiTrust",
-            [
-                "iam:DeleteOpenIDConnectProvider",
-                "iam:UpdateOpenIDConnectProviderThumbprint",
-                "iam:UpdateAssumeRolePolicy",
-                "iam:DeleteRole",
-                "iam:PutRolePolicy",
-                "iam:AttachRolePolicy",
-            ],
-            [
-                f"arn:aws:iam::{account_id}:oidc-provider/{GITHUB_OIDC}",
-                f"arn:aws:iam::{account_id}:role/platform-*-deploy-*",
-                f"arn:aws:iam::{account_id}:role/platform-*-preview",
-                f"arn:aws:iam::{account_id}:role/platform-*-plan",
-                f"arn:aws:iam::{account_id}:role/platform-*-sre",
-            ],
+            "NoChangesToGuardedRoles",
+            ROLE_CHANGES,
+            [f"{iam}:role/platform-{env}-{role}" for role in GUARDED_ROLES],
             effect="Deny",
         ),
+        statement("NoChangesToCiTrust", OIDC_CHANGES, ["*"], effect="Deny"),
+        statement(
+            "NoChangesToTheBoundary",
+            BOUNDARY_CHANGES,
+            [boundary],
+            effect="Deny",
+        ),
+        statement(
+            "NoRoleWithoutTheBoundary",
+            ["iam:CreateRole", "iam:PutRolePermissionsBoundary"],
+            ["*"],
+            effect="Deny",
+            conditions={"StringNotEquals": {"iam:PermissionsBoundary": boundary}},
+        ),
+        statement("NoRemovingABoundary", ["iam:DeleteRolePermissionsBoundary"], ["*"], effect="Deny"),
+        *_detective_denies(account_id, env),
     ]
+    if protected_keys:
+        rules.append(statement("NoChangesToProtectedKeys", KEY_CHANGES, list(protected_keys), effect="Deny"))
+    if protected_buckets:
+        rules.append(statement("NoChangesToProtectedBuckets", BUCKET_CHANGES, list(protected_buckets), effect="Deny"))
+    return rules
+
+
+def _detective_denies(account_id: str, env: str) -> list[Statement]:
+    alarms, trail_logs = detective_resources(account_id, env)
+    return [
+        statement("NoTamperingWithDetectiveControls", DETECTIVE_CHANGES, ["*"], effect="Deny"),
+        statement("NoTamperingWithSecurityAlarms", ALARM_CHANGES, [alarms], effect="Deny"),
+        statement("NoTamperingWithTheTrailLogs", TRAIL_LOG_CHANGES, [trail_logs, f"{trail_logs}:*"], effect="Deny"),
+    ]
+
+
+def workload_boundary(
+    account_id: str,
+    env: str,
+    protected_keys: Sequence[pulumi.Input[str]],
+    protected_buckets: Sequence[pulumi.Input[str]],
+) -> pulumi.Output[str]:
+    """The permissions boundary of every platform-created role: its own policies decide what it may do,
+    within everything but IAM writes, the guarded keys and buckets, and the detective controls."""
+    within: Statement = {
+        "Sid": "OwnPoliciesDecideWithinThisBoundary",
+        "Effect": "Allow",
+        "Action": "*",  # a boundary caps, never grants: each role's own policy is least privilege
+        "Resource": "*",
+    }
+    iam_writes = [f"iam:{verb}*" for verb in ("Add", "Attach", "Create", "Delete", "Detach", "Put", "Remove",
+                                               "Set", "Tag", "Untag", "Update", "Upload")]  # fmt: skip
+    buckets = [*protected_buckets, *(pulumi.Output.concat(b, "/*") for b in protected_buckets)]
+    rules = [
+        within,
+        statement("NoIamWrites", iam_writes, ["*"], effect="Deny"),
+        statement("NoAccountOrOrganizationChanges", ["account:*", "organizations:*"], ["*"], effect="Deny"),
+        *_detective_denies(account_id, env),
+    ]
+    if protected_keys:
+        rules.append(statement("NoChangesToProtectedKeys", KEY_CHANGES, list(protected_keys), effect="Deny"))
+    if buckets:
+        rules.append(statement("NoAccessToStateOrAuditBuckets", ["s3:*"], buckets, effect="Deny"))
+    return policy_document(*rules)

@@ -121,7 +121,7 @@ class AccountBaseline(Component, token="platform:bootstrap:AccountBaseline"):
         env, account, controls = args.environment, args.account_id, args.controls
         self._trail_name = f"platform-{env}-audit"
         trail_arn = f"arn:aws:cloudtrail:{args.region}:{account}:trail/{self._trail_name}"
-        kept = self.child(protect=env == "prd")
+        kept = self.child(protect=True)
         self.key = aws.kms.Key(
             f"{name}-key",
             description=f"Audit logs of the {env} account: trail, Config, alarms",
@@ -137,7 +137,7 @@ class AccountBaseline(Component, token="platform:bootstrap:AccountBaseline"):
                 bucket=f"platform-{env}-audit-access-logs-{account}",
                 expire_prefix="",
                 retention_days=controls.audit_log_retention_days,
-                protect=env == "prd",
+                protect=True,
                 tags=args.tags,
             ),
             parent=self,
@@ -150,14 +150,17 @@ class AccountBaseline(Component, token="platform:bootstrap:AccountBaseline"):
                 retention_days=controls.audit_log_retention_days,
                 kms_key_arn=self.key.arn,
                 versioned=True,
-                protect=env == "prd",
+                protect=True,
                 tags=args.tags,
                 object_lock_days=controls.audit_log_retention_days,
                 object_lock_mode="COMPLIANCE" if env == "prd" else "GOVERNANCE",
             ),
             parent=self,
         )
-        self.access_logs.policy(self.audit.log_access_to(self.access_logs, account_id=account, prefix="audit-logs/"))
+        audit_logging = self.audit.log_access_to(self.access_logs, account_id=account, prefix="audit-logs/")
+        # Every bucket of this account's bootstrap (the audit and the state bucket) logs here.
+        audit_logging["Condition"]["ArnLike"]["aws:SourceArn"] = f"arn:aws:s3:::platform-{env}-*-{account}"
+        self.access_logs.policy(audit_logging)
         policy = self.audit.policy(*self._delivery_statements(trail_arn))
         self.topic = self._alarm_topic()
         self.trail_arn = self._trail(trail_arn, policy) if controls.cloud_trail == "account" else None
@@ -343,7 +346,7 @@ class AccountBaseline(Component, token="platform:bootstrap:AccountBaseline"):
             cloud_watch_logs_group_arn=logs.arn.apply(lambda arn: f"{arn}:*"),
             cloud_watch_logs_role_arn=role.arn,
             tags=args.tags,
-            opts=self.child(protect=args.environment == "prd", depends_on=[bucket_policy]),
+            opts=self.child(protect=True, depends_on=[bucket_policy]),
         )
         for key, (pattern, description) in sorted(ALARMS.items()):
             metric = "".join(part.title() for part in key.split("-"))

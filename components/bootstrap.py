@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from components.access import Access, AccessArgs
+from components.access import Access, AccessArgs, role_arn, role_keys
 from components.account_baseline import AccountBaseline, AccountBaselineArgs
 from components.base import Component, Out
 from components.buckets import PrivateBucket, PrivateBucketArgs
@@ -14,11 +14,14 @@ from platform_config.tags import component_tags
 from platform_lib.iam import Statement, policy_document, statement
 
 KEY_ADMINISTRATION = [
-    "kms:CancelKeyDeletion", "kms:Create*", "kms:Delete*", "kms:Describe*", "kms:Disable*", "kms:Enable*",
-    "kms:Get*", "kms:List*", "kms:Put*", "kms:Revoke*", "kms:ScheduleKeyDeletion", "kms:TagResource",
-    "kms:UntagResource", "kms:Update*",
+    "kms:CancelKeyDeletion", "kms:CreateAlias", "kms:DeleteAlias", "kms:DescribeKey", "kms:DisableKey",
+    "kms:DisableKeyRotation", "kms:EnableKey", "kms:EnableKeyRotation", "kms:GetKeyPolicy",
+    "kms:GetKeyRotationStatus", "kms:ListResourceTags", "kms:PutKeyPolicy", "kms:RevokeGrant",
+    "kms:ScheduleKeyDeletion", "kms:TagResource", "kms:UntagResource", "kms:UpdateAlias",
+    "kms:UpdateKeyDescription",
 ]  # fmt: skip
-"""Everything but using the key: the account administers it; only named roles encrypt and decrypt."""
+"""Managing the key, not using it, and not `kms:CreateGrant` (a grant is use by another name)."""
+KEY_METADATA = ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags"]
 KEY_USE = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*"]
 
 
@@ -43,67 +46,31 @@ class Bootstrap(Component, token="platform:bootstrap:Bootstrap"):
             f"{name}-aws",
             region=settings.region,
             allowed_account_ids=[account],
-            default_tags=aws.ProviderDefaultTagsArgs(tags={"ManagedBy": "pulumi", "Repository": settings.repository}),
+            default_tags=aws.ProviderDefaultTagsArgs(
+                tags={
+                    "Env": env,
+                    "ManagedBy": "pulumi",
+                    "Owner": settings.owner,
+                    "Project": "platform",
+                    "Repository": settings.repository,
+                }
+            ),
             opts=self.child(),
         )
         child = pulumi.ResourceOptions(parent=self, provider=provider)
         # State and its key are never deleted by a refactor: everything else is rebuilt from them.
         kept = pulumi.ResourceOptions(parent=self, provider=provider, protect=True)
+        roles = role_keys(env, developers=bool(settings.developer_principals))
+        users = [role_arn(account, env, key) for key in roles]
+        administrators = sorted({role_arn(account, env, "sre"), *settings.key_administrators})
         state_key = aws.kms.Key(
             f"{name}-state-key",
             description=f"Pulumi state of the platform ({env})",
             enable_key_rotation=True,
             deletion_window_in_days=30,
+            policy=restricted_key_policy(account, administrators, users),
             tags=tags,
             opts=kept,
-        )
-        state = PrivateBucket(
-            f"{name}-state",
-            PrivateBucketArgs(
-                bucket=f"platform-{env}-pulumi-state-{account}",
-                expire_prefix=".pulumi/history/",
-                retention_days=365,
-                kms_key_arn=state_key.arn,
-                versioned=True,
-                protect=True,
-                tags=tags,
-            ),
-            parent=self,
-        )
-        state.policy()
-        self.access = Access(
-            f"{name}-access",
-            AccessArgs(
-                environment=env,
-                account_id=account,
-                region=settings.region,
-                repository=settings.repository,
-                identity_account_id=settings.identity_account_id,
-                sre_principals=settings.sre_principals,
-                developer_principals=settings.developer_principals,
-                state_bucket_arn=state.arn,
-                state_key_arn=state_key.arn,
-                secrets_key_arn=pulumi.Output.format(
-                    "arn:aws:kms:{0}:{1}:alias/pulumi-{2}", settings.region, account, env
-                ),
-            ),
-            opts=child,
-        )
-        users = [role.arn for key, role in sorted(self.access.roles.items())]
-        self.secrets_key = aws.kms.Key(
-            f"{name}-secrets-key",
-            description=f"awskms:// secrets provider of the platform stack {env}",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            policy=secrets_key_policy(account, users),
-            tags=tags,
-            # The named roles must exist before KMS accepts them as principals.
-            opts=pulumi.ResourceOptions(
-                parent=self, provider=provider, protect=True, depends_on=list(self.access.roles.values())
-            ),
-        )
-        aws.kms.Alias(
-            f"{name}-secrets-alias", name=f"alias/pulumi-{env}", target_key_id=self.secrets_key.key_id, opts=child
         )
         self.baseline = AccountBaseline(
             f"{name}-baseline",
@@ -117,21 +84,82 @@ class Bootstrap(Component, token="platform:bootstrap:Bootstrap"):
             ),
             opts=child,
         )
+        state = PrivateBucket(
+            f"{name}-state",
+            PrivateBucketArgs(
+                bucket=f"platform-{env}-pulumi-state-{account}",
+                expire_prefix=".pulumi/history/",
+                retention_days=365,
+                kms_key_arn=state_key.arn,
+                versioned=True,
+                protect=True,
+                tags=tags,
+            ),
+            parent=self,
+            provider=provider,
+        )
+        state.policy()
+        state.log_access_to(self.baseline.access_logs, account_id=account, prefix="pulumi-state/")
+        # Named by condition on the account principal, the roles need not exist yet: the key comes first
+        # and the roles' policies name it by key ARN (KMS ignores alias ARNs in IAM policies).
+        self.secrets_key = aws.kms.Key(
+            f"{name}-secrets-key",
+            description=f"awskms:// secrets provider of the platform stack {env}",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=restricted_key_policy(account, administrators, users),
+            tags=tags,
+            opts=kept,
+        )
+        aws.kms.Alias(
+            f"{name}-secrets-alias", name=f"alias/pulumi-{env}", target_key_id=self.secrets_key.key_id, opts=child
+        )
+        self.access = Access(
+            f"{name}-access",
+            AccessArgs(
+                environment=env,
+                account_id=account,
+                region=settings.region,
+                repository=settings.repository,
+                identity_account_id=settings.identity_account_id,
+                sre_principals=settings.sre_principals,
+                developer_principals=settings.developer_principals,
+                state_bucket_arn=state.arn,
+                state_key_arn=state_key.arn,
+                secrets_key_arn=self.secrets_key.arn,
+                protected_key_arns=[state_key.arn, self.secrets_key.arn, self.baseline.key.arn],
+                protected_bucket_arns=[state.arn, self.baseline.audit.arn, self.baseline.access_logs.arn],
+            ),
+            opts=child,
+        )
         self.state_bucket_name = state.name
         self.backend_url = state.name.apply(lambda bucket: f"s3://{bucket}")
         self.secrets_provider = f"awskms://alias/pulumi-{env}?region={settings.region}"
         self.finish()
 
 
-def secrets_key_policy(account_id: str, users: list[pulumi.Output[str]]) -> pulumi.Output[str]:
-    """The account administers the key but cannot use it; only the named roles encrypt and decrypt."""
+def restricted_key_policy(account_id: str, administrators: list[str], users: list[str]) -> pulumi.Output[str]:
+    """Only the named administrators manage the key, only the named roles use it, and everyone in the
+    account may read its metadata. No statement trusts the account unconditionally, so no IAM policy
+    widens this: a deploy role holding AdministratorAccess can neither use the key nor re-policy it.
+    (The administrators can re-policy it, so they could grant themselves use: that is the SREs, who
+    may decrypt anyway, and the permission set that applies the bootstrap.)"""
+    root = {"AWS": f"arn:aws:iam::{account_id}:root"}
     statements: list[Statement] = [
         statement(
-            "AccountAdministersButCannotDecrypt",
+            "NamedAdministratorsManageTheKey",
             KEY_ADMINISTRATION,
             ["*"],
-            principals={"AWS": f"arn:aws:iam::{account_id}:root"},
+            principals=root,
+            conditions={"ArnLike": {"aws:PrincipalArn": sorted(administrators)}},
         ),
-        statement("NamedRolesUseTheKey", KEY_USE, ["*"], principals={"AWS": users}),
+        statement("AccountReadsKeyMetadata", KEY_METADATA, ["*"], principals=root),
+        statement(
+            "NamedRolesUseTheKey",
+            KEY_USE,
+            ["*"],
+            principals=root,
+            conditions={"ArnEquals": {"aws:PrincipalArn": sorted(users)}},
+        ),
     ]
     return policy_document(*statements)

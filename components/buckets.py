@@ -31,10 +31,19 @@ class PrivateBucketArgs:
 class PrivateBucket:
     """Not a component: its resources belong to the component that owns the data (`parent`)."""
 
-    def __init__(self, name: str, args: PrivateBucketArgs, *, parent: pulumi.Resource) -> None:
+    def __init__(
+        self,
+        name: str,
+        args: PrivateBucketArgs,
+        *,
+        parent: pulumi.Resource,
+        provider: pulumi.ProviderResource | None = None,
+    ) -> None:
+        """`provider`: where `parent` does not carry the right one (a component made without it)."""
         self._name = name
         self._parent = parent
-        child = pulumi.ResourceOptions(parent=parent)
+        self._provider = provider
+        child = pulumi.ResourceOptions(parent=parent, provider=provider)
         if args.object_lock_days is not None and not args.versioned:
             raise ValueError(f"{name}: S3 Object Lock needs versioning")
         self.bucket = aws.s3.Bucket(
@@ -43,7 +52,7 @@ class PrivateBucket:
             force_destroy=not args.protect,
             object_lock_enabled=True if args.object_lock_days is not None else None,
             tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=parent, protect=args.protect),
+            opts=pulumi.ResourceOptions(parent=parent, provider=provider, protect=args.protect),
         )
         aws.s3.BucketPublicAccessBlock(
             f"{name}-public-access",
@@ -126,7 +135,7 @@ class PrivateBucket:
             bucket=self.bucket.id,
             target_bucket=target.bucket.id,
             target_prefix=prefix,
-            opts=pulumi.ResourceOptions(parent=self._parent),
+            opts=pulumi.ResourceOptions(parent=self._parent, provider=self._provider),
         )
         return statement(
             "S3ServerAccessLogs",
@@ -142,7 +151,7 @@ class PrivateBucket:
             f"{self._name}-policy",
             bucket=self.bucket.id,
             policy=policy_document(*statements, tls_only_statement(self.bucket.arn)),
-            opts=pulumi.ResourceOptions(parent=self._parent, depends_on=depends_on),
+            opts=pulumi.ResourceOptions(parent=self._parent, provider=self._provider, depends_on=depends_on),
         )
 
 

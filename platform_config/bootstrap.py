@@ -17,6 +17,9 @@ Provision = Literal["account", "organization"]
 (an organization trail, a delegated GuardDuty, Security Hub or Config administrator), so it is not."""
 
 ALARM_ENDPOINT_KEY = "platform-bootstrap:securityAlarmEndpoint"
+SECRET_KEYS: dict[str, dict[str, str]] = {"prd": {ALARM_ENDPOINT_KEY: "https://offline.invalid/integration"}, "stg": {}}
+"""Secure config keys the bootstrap declares, per stack, each with the shape of value an offline run puts
+in its place (a real run fails on a missing key)."""
 """Secret: the on-call HTTPS endpoint (a PagerDuty CloudWatch integration URL) security alarms go to."""
 
 
@@ -41,12 +44,18 @@ class BootstrapConfig(ConfigModel):
     environment: Literal["stg", "prd"]
     account_id: str = Field(pattern=r"^\d{12}$")
     region: str = "ap-northeast-1"
+    owner: str = Field(default="platform", pattern=r"^[a-z][a-z0-9-]*$")
+    """The `Owner` tag of every resource (as `platform:general.owner` in the platform stacks)."""
     repository: str = Field(pattern=REPOSITORY_PATTERN)
     """`OWNER/REPO`, or `OWNER@OWNER_ID/REPO@REPO_ID` where GitHub issues immutable subjects."""
     identity_account_id: str = Field(pattern=r"^\d{12}$")
     sre_principals: tuple[str, ...] = Field(min_length=1)
     developer_principals: tuple[str, ...] = ()
     detective: DetectiveControls = Field(default_factory=DetectiveControls)
+    key_administrators: tuple[Annotated[str, Field(pattern=r"^arn:aws:iam::\d{12}:role/[\w+=,.@/*-]+$")], ...] = ()
+    """Roles of this account (ARN patterns) that manage the state and secrets keys besides `sre`: the
+    administrator permission set an SRE applies the bootstrap with (KMS refuses a key policy that would
+    lock out whoever sets it)."""
 
 
 def load_bootstrap_config(values: Mapping[str, str], *, stack: str) -> BootstrapConfig:
@@ -66,6 +75,11 @@ def load_bootstrap_config(values: Mapping[str, str], *, stack: str) -> Bootstrap
         )
     if endpoint is not None and not endpoint.startswith("https://"):
         raise ConfigError([ConfigIssue(ALARM_ENDPOINT_KEY, "must be an https:// URL")])
+    for index, arn in enumerate(settings.key_administrators):
+        if arn.split(":")[4] != settings.account_id:
+            raise ConfigError(
+                [ConfigIssue(f"platform-bootstrap:settings.keyAdministrators[{index}]", "is not a role of accountId")]
+            )
     for index, region in enumerate(settings.detective.other_regions):
         if region == settings.region:
             raise ConfigError(

@@ -21,12 +21,23 @@ def with_declared_secrets(config: StackConfig) -> tuple[StackConfig, list[str]]:
     key), so a fresh stack file may not have them yet. Offline they become placeholders, reported
     back so the preview can say so; a real run fails on the missing key.
     """
-    from platform_config import NAMESPACE, SECRET_KEYS
-
-    missing = sorted(f"{NAMESPACE}:{key}" for key in SECRET_KEYS if f"{NAMESPACE}:{key}" not in config.values)
-    values = {**config.values, **{key: secret_placeholder(key) for key in missing}}
+    declared = declared_secrets(config.project, config.stack)
+    missing = sorted(key for key in declared if key not in config.values)
+    values = {**config.values, **{key: declared[key] or secret_placeholder(key) for key in missing}}
     secret_keys = sorted({*config.secret_keys, *missing})
     return StackConfig(project=config.project, stack=config.stack, values=values, secret_keys=secret_keys), missing
+
+
+def declared_secrets(project: str, stack: str) -> dict[str, str]:
+    """The secure config keys a project's program reads, each with its offline placeholder ("": the
+    generic one). The bootstrap's differ per stack."""
+    if project == "platform-bootstrap":
+        from platform_config.bootstrap import SECRET_KEYS as BOOTSTRAP_SECRET_KEYS
+
+        return dict(BOOTSTRAP_SECRET_KEYS.get(stack, {}))
+    from platform_config import NAMESPACE, SECRET_KEYS
+
+    return {f"{NAMESPACE}:{key}": "" for key in SECRET_KEYS}
 
 
 GC_THRESHOLDS = (100_000, 50, 100)

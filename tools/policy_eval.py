@@ -233,8 +233,16 @@ def _provider(
     )
 
 
-def load_policy_config(stack: str, pack_dir: Path = PACK_DIR) -> dict[str, Any]:
-    path = pack_dir / "config" / f"{stack}.json"
+def policy_config_path(stack: str, pack_dir: Path = PACK_DIR, project: str = "platform") -> Path:
+    """`config/<stack>.json` for the platform, `config/<project>/<stack>.json` for another project of the
+    repository (`config/bootstrap/prd.json`): what `--policy-pack-config` is given for real too."""
+    if project == "platform":
+        return pack_dir / "config" / f"{stack}.json"
+    return pack_dir / "config" / project.removeprefix("platform-") / f"{stack}.json"
+
+
+def load_policy_config(stack: str, pack_dir: Path = PACK_DIR, project: str = "platform") -> dict[str, Any]:
+    path = policy_config_path(stack, pack_dir, project)
     config: dict[str, Any] = json.loads(path.read_text())
     return config
 
@@ -243,7 +251,7 @@ def evaluate(
     run: ProgramRun, *, pack_dir: Path = PACK_DIR, policy_config: dict[str, Any] | None = None
 ) -> PolicyReport:
     """The pack's verdict on one offline run, with the stack's policy config."""
-    config = policy_config if policy_config is not None else load_policy_config(run.stack, pack_dir)
+    config = policy_config if policy_config is not None else load_policy_config(run.stack, pack_dir, run.project)
     with PolicyPackServer(pack_dir, project=run.project, stack=run.stack) as server:
         info = server.info()
         server.configure(config, stack=run.stack, project=run.project)

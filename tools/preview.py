@@ -31,7 +31,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from tools.offline import PROJECT_DIR, run_stack, with_declared_secrets
-from tools.policy_eval import PolicyReport, evaluate
+from tools.policy_eval import PolicyReport, evaluate, policy_config_path
 from tools.snapshot import build_snapshot, dumps
 from tools.stack_config import NoSuchStackError, StackFileError, load_stack_config
 
@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_PROGRAM_FAILED
     stack_config, placeholders = with_declared_secrets(stack_config)
     _note_placeholders(err, args.stack, placeholders)
-    base = None if args.no_base_diff else start_base(args.stack)
+    # The change summary is the platform's; another project of the repository (bootstrap/) has none.
+    base = None if args.no_base_diff or args.project_dir.resolve() != PROJECT_DIR else start_base(args.stack)
     try:
         run = run_stack(args.stack, project_dir=args.project_dir, config=stack_config)
     except Exception as error:
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         if base is not None:
             render_base_diff(out, base, snapshot)
         if report is not None:
-            render_policy(out, report, args.stack)
+            render_policy(out, report, args.stack, project=run.project)
     if report is not None and report.mandatory:
         return EXIT_POLICY
     return EXIT_OK
@@ -169,7 +170,7 @@ def suppression_snippet(policy: str, urn: str) -> str:
     return json.dumps({policy: {"suppressions": [entry]}})
 
 
-def render_policy(out: Console, report: PolicyReport, stack: str = "") -> None:
+def render_policy(out: Console, report: PolicyReport, stack: str = "", *, project: str = "platform") -> None:
     """Violations by level, each with its resource, rule, message and fix; suppressions with reasons."""
     out.print(
         f"\n[bold]policy pack {report.pack}[/] ({report.policies} policies): "
@@ -184,7 +185,8 @@ def render_policy(out: Console, report: PolicyReport, stack: str = "") -> None:
             detail = "\n      ".join(violation.message.splitlines()[1:] or [violation.message])
             out.print(f"  [{style}]{violation.policy}[/] {resource}\n      {detail}", markup=True)
             if title == "mandatory" and violation.urn:
-                out.print(f"      [dim]to suppress, add to policies/config/{stack or '<stack>'}.json:[/]")
+                config = policy_config_path(stack or "<stack>", Path("policies"), project)
+                out.print(f"      [dim]to suppress, add to {config}:[/]")
                 out.print(f"      {suppression_snippet(violation.policy, violation.urn)}", markup=False, soft_wrap=True)
     groups: dict[tuple[str, str], list[str]] = {}
     for violation in report.suppressed:

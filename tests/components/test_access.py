@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from components.bootstrap import KEY_USE
 from platform_config import ConfigError
 from platform_config.bootstrap import ALARM_ENDPOINT_KEY, load_bootstrap_config
 from platform_lib.github import subject as github_subject
@@ -130,45 +129,6 @@ def test_people_come_from_the_identity_accounts_sso_roles() -> None:
     principals = statement["Principal"]["AWS"]
     assert all(p.startswith("arn:aws:iam::400000000001:role/") for p in principals)
     assert statement["Action"] == ["sts:AssumeRole", "sts:TagSession"]
-
-
-def test_deploy_roles_have_guardrails() -> None:
-    policy = json.loads(bootstrap("prd").named("bootstrap-access-deploy-prd-guardrails-inline").inputs["policy"])
-    denies = {s["Sid"]: s for s in policy["Statement"]}
-    assert all(s["Effect"] == "Deny" for s in denies.values())
-    assert "iam:CreateAccessKey" in denies["NoLongLivedCredentials"]["Action"]
-    assert "iam:UpdateAssumeRolePolicy" in denies["NoChangesToCiTrust"]["Action"]
-
-
-def test_only_deploy_prd_sre_and_plan_can_decrypt_prd_secrets() -> None:
-    run = bootstrap("prd")
-    key = run.named("bootstrap-secrets-key")
-    assert key.protect is True
-    statements = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
-    users = statements["NamedRolesUseTheKey"]
-    assert sorted(users["Principal"]["AWS"]) == [
-        "arn:aws:iam::123456789012:role/platform-prd-deploy-prd",
-        "arn:aws:iam::123456789012:role/platform-prd-plan",
-        "arn:aws:iam::123456789012:role/platform-prd-sre",
-    ]
-    # plan reads prd secrets to preview and refresh, but cannot change anything: read-only policies only
-    assert subjects_allowed(trust(run, "plan")) == {f"repo:{REPO}:environment:prd-plan"}
-    assert users["Action"] == sorted(KEY_USE)
-    administration = statements["AccountAdministersButCannotDecrypt"]
-    assert administration["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
-    assert not {"kms:Decrypt", "kms:Encrypt"} & set(administration["Action"])
-    assert not any(a in {"kms:*", "*"} for a in administration["Action"])
-    assert run.named("bootstrap-secrets-alias").inputs["name"] == "alias/pulumi-prd"
-
-
-def test_stg_secrets_are_readable_by_preview_and_developers() -> None:
-    users = {
-        s["Sid"]: s for s in json.loads(bootstrap("stg").named("bootstrap-secrets-key").inputs["policy"])["Statement"]
-    }
-    assert sorted(users["NamedRolesUseTheKey"]["Principal"]["AWS"]) == sorted(
-        f"arn:aws:iam::210987654321:role/platform-stg-{r}"
-        for r in ("deploy-stg", "developer", "plan", "preview", "sre")
-    )
 
 
 def test_state_bucket_is_versioned_encrypted_private_and_tls_only() -> None:

@@ -54,7 +54,7 @@ def test_one_multi_region_validated_encrypted_trail_with_a_log_copy(stack: str) 
         f"arn:aws:logs:ap-northeast-1:{ACCOUNTS[stack]}:log-group:/platform/{stack}/cloudtrail:*"
     )
     assert any("bootstrap-baseline-logs-policy" in dep for dep in trail.dependencies)
-    assert trail.protect is (stack == "prd")
+    assert trail.protect is True  # audit trail and logs are protected in every account
 
 
 @pytest.mark.parametrize("stack", STACKS)
