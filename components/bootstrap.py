@@ -29,6 +29,7 @@ class Bootstrap(Component, token="platform:bootstrap:Bootstrap"):
     """What an account needs before the platform's first `pulumi up`. `access` is the handle."""
 
     state_bucket_name: Out[pulumi.Output[str]]
+    bootstrap_state_bucket_name: Out[pulumi.Output[str]]
     backend_url: Out[pulumi.Output[str]]
     secrets_provider: Out[str]
 
@@ -98,8 +99,29 @@ class Bootstrap(Component, token="platform:bootstrap:Bootstrap"):
             parent=self,
             provider=provider,
         )
-        state.policy()
+        state.policy(only_these_read_or_write_state(state, [*users, *administrators]))
         state.log_access_to(self.baseline.access_logs, account_id=account, prefix="pulumi-state/")
+        # The bootstrap's own state: after its first (local) run an SRE moves it here (README), so that
+        # every change to the account's trust roots leaves versions, access logs and trail events.
+        bootstrap_state = PrivateBucket(
+            f"{name}-bootstrap-state",
+            PrivateBucketArgs(
+                bucket=f"platform-{env}-bootstrap-state-{account}",
+                expire_prefix=".pulumi/history/",
+                retention_days=365,
+                kms_key_arn=state_key.arn,
+                versioned=True,
+                protect=True,
+                tags=tags,
+                object_lock_days=BOOTSTRAP_STATE_LOCK_DAYS,
+                object_lock_mode="GOVERNANCE",
+            ),
+            parent=self,
+            provider=provider,
+        )
+        bootstrap_state.policy(only_these_read_or_write_state(bootstrap_state, administrators))
+        bootstrap_state.log_access_to(self.baseline.access_logs, account_id=account, prefix="bootstrap-state/")
+        self.bootstrap_state_bucket_name = bootstrap_state.name
         # Named by condition on the account principal, the roles need not exist yet: the key comes first
         # and the roles' policies name it by key ARN (KMS ignores alias ARNs in IAM policies).
         self.secrets_key = aws.kms.Key(
@@ -128,7 +150,12 @@ class Bootstrap(Component, token="platform:bootstrap:Bootstrap"):
                 state_key_arn=state_key.arn,
                 secrets_key_arn=self.secrets_key.arn,
                 protected_key_arns=[state_key.arn, self.secrets_key.arn, self.baseline.key.arn],
-                protected_bucket_arns=[state.arn, self.baseline.audit.arn, self.baseline.access_logs.arn],
+                protected_bucket_arns=[
+                    state.arn,
+                    bootstrap_state.arn,
+                    self.baseline.audit.arn,
+                    self.baseline.access_logs.arn,
+                ],
             ),
             opts=child,
         )
@@ -136,6 +163,27 @@ class Bootstrap(Component, token="platform:bootstrap:Bootstrap"):
         self.backend_url = state.name.apply(lambda bucket: f"s3://{bucket}")
         self.secrets_provider = f"awskms://alias/pulumi-{env}?region={settings.region}"
         self.finish()
+
+
+STATE_OBJECT_ACTIONS = [
+    "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket",
+    "s3:ListBucketVersions", "s3:PutObject", "s3:RestoreObject",
+]  # fmt: skip
+BOOTSTRAP_STATE_LOCK_DAYS = 90
+"""Every version of the bootstrap's state is kept 90 days (GOVERNANCE: an SRE may bypass, no deploy role)."""
+
+
+def only_these_read_or_write_state(bucket: PrivateBucket, principals: list[str]) -> Statement:
+    """Whatever IAM grants elsewhere (ReadOnlyAccess reads every bucket), only the named roles read or
+    write the state objects. The bucket's configuration stays readable (Config, the drift check)."""
+    return statement(
+        "OnlyNamedRolesReadOrWriteState",
+        STATE_OBJECT_ACTIONS,
+        [bucket.arn, bucket.objects()],
+        effect="Deny",
+        principals={"AWS": "*"},
+        conditions={"ArnNotLike": {"aws:PrincipalArn": sorted(principals)}},
+    )
 
 
 def restricted_key_policy(account_id: str, administrators: list[str], users: list[str]) -> pulumi.Output[str]:

@@ -127,3 +127,16 @@ def key_allows(request: Request, key_policy: str | dict[str, Any], policies: lis
     if denied or "Deny" in _effects(policies, request):
         return False
     return direct or (delegated and identity_allows(request, policies))
+
+
+def resource_policy_denies(request: Request, policy: str | dict[str, Any]) -> bool:
+    """Whether a resource policy (a bucket policy) explicitly denies the request: a Deny there beats any
+    identity grant, ReadOnlyAccess's `s3:Get*` included."""
+    for statement in _list(_document(policy)["Statement"]):
+        if statement["Effect"] != "Deny" or not _applies(statement, request):
+            continue
+        principal = statement.get("Principal")
+        aws = _list(principal.get("AWS", [])) if isinstance(principal, dict) else [principal]
+        if "*" in aws or request.principal in aws:
+            return True
+    return False

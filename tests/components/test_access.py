@@ -141,7 +141,7 @@ def test_state_bucket_is_versioned_encrypted_private_and_tls_only() -> None:
     assert sse["sseAlgorithm"] == "aws:kms"
     assert run.named("bootstrap-state-public-access").inputs["restrictPublicBuckets"] is True
     statements = json.loads(run.named("bootstrap-state-policy").inputs["policy"])["Statement"]
-    assert [s["Sid"] for s in statements] == ["DenyInsecureTransport"]
+    assert {s["Sid"] for s in statements} == {"DenyInsecureTransport", "OnlyNamedRolesReadOrWriteState"}
     assert run.outputs["backendUrl"] == "s3://platform-prd-pulumi-state-123456789012"
     assert run.outputs["secretsProvider"] == "awskms://alias/pulumi-prd?region=ap-northeast-1"
 
@@ -226,3 +226,38 @@ def test_repository_must_be_one_of_the_two_subject_forms(repository: str) -> Non
         load_bootstrap_config(values, stack="prd")
     with pytest.raises(ValueError, match="neither OWNER/REPO nor"):
         github_subject(repository, environment="prd")
+
+
+@pytest.mark.parametrize("stack", ["stg", "prd"])
+def test_only_named_roles_read_the_state_and_only_administrators_the_bootstraps(stack: str) -> None:
+    """Bucket policies deny object access to everyone else, whatever IAM grants (ReadOnlyAccess reads S3)."""
+    from tests.iam_eval import Request, resource_policy_denies
+
+    run = bootstrap(stack)
+    account = ACCOUNTS[stack]
+    platform_state = run.named("bootstrap-state-policy").inputs["policy"]
+    own_state = run.named("bootstrap-bootstrap-state-policy").inputs["policy"]
+    objects = {
+        "platform": (
+            f"arn:aws:s3:::platform-{stack}-pulumi-state-{account}/.pulumi/stacks/platform/{stack}.json",
+            platform_state,
+        ),
+        "bootstrap": (f"arn:aws:s3:::platform-{stack}-bootstrap-state-{account}/.pulumi/stacks/x.json", own_state),
+    }
+
+    def denied(role: str, which: str) -> bool:
+        resource, policy = objects[which]
+        return resource_policy_denies(Request(f"arn:aws:iam::{account}:role/{role}", "s3:GetObject", resource), policy)
+
+    for role in (f"platform-{stack}-plan", f"platform-{stack}-deploy-{stack}", f"platform-{stack}-sre"):
+        assert not denied(role, "platform"), role
+    assert denied("platform-" + stack + "-api-task", "platform")
+    assert denied("some-readonly-auditor", "platform")
+    assert denied(f"platform-{stack}-deploy-{stack}", "bootstrap")
+    assert denied(f"platform-{stack}-plan", "bootstrap")
+    assert not denied(f"platform-{stack}-sre", "bootstrap")
+    applier = "aws-reserved/sso.amazonaws.com/ap-northeast-1/AWSReservedSSO_AdministratorAccess_abc"
+    assert not denied(applier, "bootstrap")
+    lock = run.named("bootstrap-bootstrap-state-object-lock").inputs["rule"]["defaultRetention"]
+    assert lock == {"days": 90, "mode": "GOVERNANCE"}
+    assert run.named("bootstrap-bootstrap-state-logging").inputs["targetPrefix"] == "bootstrap-state/"
