@@ -43,6 +43,7 @@ class Bootstrap(Component, token="platform:bootstrap:Bootstrap"):
         super().__init__(name, opts)
         env, account = settings.environment, settings.account_id
         tags = {**component_tags(service="platform", component="bootstrap"), "Env": env, "Project": "platform"}
+        self._tags = tags
         provider = aws.Provider(
             f"{name}-aws",
             region=settings.region,
@@ -85,39 +86,17 @@ class Bootstrap(Component, token="platform:bootstrap:Bootstrap"):
             ),
             opts=child,
         )
-        state = PrivateBucket(
-            f"{name}-state",
-            PrivateBucketArgs(
-                bucket=f"platform-{env}-pulumi-state-{account}",
-                expire_prefix=".pulumi/history/",
-                retention_days=365,
-                kms_key_arn=state_key.arn,
-                versioned=True,
-                protect=True,
-                tags=tags,
-            ),
-            parent=self,
-            provider=provider,
-        )
+        state = self._state_bucket(f"{name}-state", f"platform-{env}-pulumi-state-{account}", state_key, provider)
         state.policy(only_these_read_or_write_state(state, [*users, *administrators]))
         state.log_access_to(self.baseline.access_logs, account_id=account, prefix="pulumi-state/")
         # The bootstrap's own state: after its first (local) run an SRE moves it here (README), so that
         # every change to the account's trust roots leaves versions, access logs and trail events.
-        bootstrap_state = PrivateBucket(
+        bootstrap_state = self._state_bucket(
             f"{name}-bootstrap-state",
-            PrivateBucketArgs(
-                bucket=f"platform-{env}-bootstrap-state-{account}",
-                expire_prefix=".pulumi/history/",
-                retention_days=365,
-                kms_key_arn=state_key.arn,
-                versioned=True,
-                protect=True,
-                tags=tags,
-                object_lock_days=BOOTSTRAP_STATE_LOCK_DAYS,
-                object_lock_mode="GOVERNANCE",
-            ),
-            parent=self,
-            provider=provider,
+            f"platform-{env}-bootstrap-state-{account}",
+            state_key,
+            provider,
+            lock_days=BOOTSTRAP_STATE_LOCK_DAYS,
         )
         bootstrap_state.policy(only_these_read_or_write_state(bootstrap_state, administrators))
         bootstrap_state.log_access_to(self.baseline.access_logs, account_id=account, prefix="bootstrap-state/")
@@ -163,6 +142,33 @@ class Bootstrap(Component, token="platform:bootstrap:Bootstrap"):
         self.backend_url = state.name.apply(lambda bucket: f"s3://{bucket}")
         self.secrets_provider = f"awskms://alias/pulumi-{env}?region={settings.region}"
         self.finish()
+
+    def _state_bucket(
+        self,
+        name: str,
+        bucket: str,
+        key: aws.kms.Key,
+        provider: aws.Provider,
+        *,
+        lock_days: int | None = None,
+    ) -> PrivateBucket:
+        """Pulumi state: versioned, KMS, protected, history kept a year; optionally object-locked."""
+        return PrivateBucket(
+            name,
+            PrivateBucketArgs(
+                bucket=bucket,
+                expire_prefix=".pulumi/history/",
+                retention_days=365,
+                kms_key_arn=key.arn,
+                versioned=True,
+                protect=True,
+                tags=self._tags,
+                object_lock_days=lock_days,
+                object_lock_mode="GOVERNANCE",
+            ),
+            parent=self,
+            provider=provider,
+        )
 
 
 STATE_OBJECT_ACTIONS = [

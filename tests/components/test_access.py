@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -31,10 +32,15 @@ def with_alarm_endpoint(values: dict[str, str], stack: str) -> tuple[dict[str, s
     return {**values, ALARM_ENDPOINT_KEY: ALARM_ENDPOINT}, [ALARM_ENDPOINT_KEY]
 
 
-@cache
-def bootstrap(stack: str) -> ProgramRun:
+def bootstrap_run(stack: str, change: Callable[[dict[str, Any]], None] | None = None) -> ProgramRun:
+    """The bootstrap of `stack` on the mock runtime, its settings first passed through `change`."""
     config = load_stack_config(BOOTSTRAP, stack)
-    values, secret = with_alarm_endpoint(dict(config.values), stack)
+    values = dict(config.values)
+    if change is not None:
+        settings = json.loads(values["platform-bootstrap:settings"])
+        change(settings)
+        values["platform-bootstrap:settings"] = json.dumps(settings)
+    values, secret = with_alarm_endpoint(values, stack)
     mocks = PlatformMocks(account_id=ACCOUNTS[stack], default_region="ap-northeast-1")
     return run_program(
         BOOTSTRAP,
@@ -44,6 +50,11 @@ def bootstrap(stack: str) -> ProgramRun:
         secret_keys=[*config.secret_keys, *secret],
         mocks=mocks,
     )
+
+
+@cache
+def bootstrap(stack: str) -> ProgramRun:
+    return bootstrap_run(stack)
 
 
 def trust(run: ProgramRun, role: str) -> dict[str, Any]:
@@ -191,15 +202,7 @@ IMMUTABLE = "acme-payments@4200001/platform@9100002"
 
 
 def bootstrap_with(repository: str, stack: str = "prd") -> ProgramRun:
-    config = load_stack_config(BOOTSTRAP, stack)
-    values = dict(config.values)
-    settings = json.loads(values["platform-bootstrap:settings"])
-    settings["repository"] = repository
-    values["platform-bootstrap:settings"] = json.dumps(settings)
-    values, secret = with_alarm_endpoint(values, stack)
-    mocks = PlatformMocks(account_id=ACCOUNTS[stack], default_region="ap-northeast-1")
-    return run_program(BOOTSTRAP, project=config.project, stack=stack, config=values,
-                       secret_keys=[*config.secret_keys, *secret], mocks=mocks)  # fmt: skip
+    return bootstrap_run(stack, lambda settings: settings.update(repository=repository))
 
 
 def test_immutable_subjects_are_trusted_exactly() -> None:

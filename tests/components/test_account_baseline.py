@@ -10,9 +10,8 @@ import pytest
 from components.account_baseline import ALARMS, GUARD_DUTY_FEATURES
 from platform_config import ConfigError
 from platform_config.bootstrap import ALARM_ENDPOINT_KEY, load_bootstrap_config
-from tests.components.test_access import ACCOUNTS, ALARM_ENDPOINT, BOOTSTRAP, bootstrap
-from tools.mock_runtime import ProgramRun, run_program
-from tools.mocks import PlatformMocks
+from tests.components.test_access import ACCOUNTS, ALARM_ENDPOINT, BOOTSTRAP, bootstrap, bootstrap_run
+from tools.mock_runtime import ProgramRun
 from tools.stack_config import load_stack_config
 
 STACKS = ("stg", "prd")
@@ -159,21 +158,10 @@ def test_regional_services_run_in_every_region_the_platform_uses(stack: str) -> 
 
 
 def _run_with(stack: str, detective: dict[str, Any]) -> ProgramRun:
-    config = load_stack_config(BOOTSTRAP, stack)
-    values = dict(config.values)
-    settings = settings_of(stack)
-    settings["detective"] = {**settings.get("detective", {}), **detective}
-    values["platform-bootstrap:settings"] = json.dumps(settings)
-    values[ALARM_ENDPOINT_KEY] = ALARM_ENDPOINT
-    mocks = PlatformMocks(account_id=ACCOUNTS[stack], default_region="ap-northeast-1")
-    return run_program(
-        BOOTSTRAP,
-        project=config.project,
-        stack=stack,
-        config=values,
-        secret_keys=[*config.secret_keys, ALARM_ENDPOINT_KEY],
-        mocks=mocks,
-    )
+    def change(settings: dict[str, Any]) -> None:
+        settings["detective"] = {**settings.get("detective", {}), **detective}
+
+    return bootstrap_run(stack, change)
 
 
 def test_controls_the_organization_provides_are_not_created_again() -> None:
