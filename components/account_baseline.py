@@ -165,8 +165,9 @@ class AccountBaseline(Component, token="platform:bootstrap:AccountBaseline"):
         self.topic = self._alarm_topic()
         self.trail_arn = self._trail(trail_arn, policy) if controls.cloud_trail == "account" else None
         regions = [args.region, *controls.other_regions]
+        config_role = self._config_role() if controls.config_recorder == "account" else None
         for region in regions:
-            self._regional(region, primary=region == args.region)
+            self._regional(region, config_role, primary=region == args.region)
         self.audit_bucket_name = self.audit.name
         self.alarm_topic_arn = self.topic.arn
         self.finish()
@@ -380,7 +381,7 @@ class AccountBaseline(Component, token="platform:bootstrap:AccountBaseline"):
 
     # ---------------------------------------------------------------------------------------------- regional
 
-    def _regional(self, region: str, *, primary: bool) -> None:
+    def _regional(self, region: str, config_role: aws.iam.Role | None, *, primary: bool) -> None:
         controls, env = self._args.controls, self._args.environment
         child = self.child()
         if controls.guard_duty == "account":
@@ -405,8 +406,8 @@ class AccountBaseline(Component, token="platform:bootstrap:AccountBaseline"):
                     region=region,
                     opts=child,
                 )
-        if controls.config_recorder == "account":
-            self._config_recorder(region, primary=primary)
+        if config_role is not None:
+            self._config_recorder(region, config_role, primary=primary)
         if controls.security_hub == "account":
             hub = aws.securityhub.Account(
                 f"{self._name}-securityhub-{region}",
@@ -433,43 +434,47 @@ class AccountBaseline(Component, token="platform:bootstrap:AccountBaseline"):
                 opts=child,
             )
 
-    def _config_recorder(self, region: str, *, primary: bool) -> None:
+    def _config_role(self) -> aws.iam.Role:
+        """The role every region's recorder records and delivers as (not the service-linked one)."""
         env, account = self._args.environment, self._args.account_id
-        if not hasattr(self, "_config_role"):
-            self._config_role = aws.iam.Role(
-                f"{self._name}-config-role",
-                name=f"platform-{env}-config-recorder",
-                assume_role_policy=service_trust_policy("config.amazonaws.com", source_account=account),
-                max_session_duration=3600,
-                tags=self._args.tags,
-                opts=self.child(),
-            )
-            aws.iam.RolePolicyAttachment(
-                f"{self._name}-config-role-managed",
-                role=self._config_role.name,
-                policy_arn=CONFIG_ROLE_POLICY,
-                opts=self.child(),
-            )
-            # With its own role (not the service-linked one) Config delivers as that role.
-            aws.iam.RolePolicy(
-                f"{self._name}-config-role-delivery",
-                role=self._config_role.id,
-                policy=policy_document(
-                    statement("CheckTheAuditBucket", ["s3:GetBucketAcl"], [self.audit.arn]),
-                    statement(
-                        "DeliverToTheAuditBucket",
-                        ["s3:PutObject"],
-                        [self.audit.objects(f"config/AWSLogs/{account}/Config/")],
-                        conditions={"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}},
-                    ),
-                    statement("EncryptDeliveries", ["kms:Decrypt", "kms:GenerateDataKey"], [self.key.arn]),
+        role = aws.iam.Role(
+            f"{self._name}-config-role",
+            name=f"platform-{env}-config-recorder",
+            assume_role_policy=service_trust_policy("config.amazonaws.com", source_account=account),
+            max_session_duration=3600,
+            tags=self._args.tags,
+            opts=self.child(),
+        )
+        aws.iam.RolePolicyAttachment(
+            f"{self._name}-config-role-managed",
+            role=role.name,
+            policy_arn=CONFIG_ROLE_POLICY,
+            opts=self.child(),
+        )
+        # With its own role (not the service-linked one) Config delivers as that role.
+        aws.iam.RolePolicy(
+            f"{self._name}-config-role-delivery",
+            role=role.id,
+            policy=policy_document(
+                statement("CheckTheAuditBucket", ["s3:GetBucketAcl"], [self.audit.arn]),
+                statement(
+                    "DeliverToTheAuditBucket",
+                    ["s3:PutObject"],
+                    [self.audit.objects(f"config/AWSLogs/{account}/Config/")],
+                    conditions={"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}},
                 ),
-                opts=self.child(),
-            )
+                statement("EncryptDeliveries", ["kms:Decrypt", "kms:GenerateDataKey"], [self.key.arn]),
+            ),
+            opts=self.child(),
+        )
+        return role
+
+    def _config_recorder(self, region: str, role: aws.iam.Role, *, primary: bool) -> None:
+        env = self._args.environment
         recorder = aws.cfg.Recorder(
             f"{self._name}-config-{region}",
             name=f"platform-{env}",
-            role_arn=self._config_role.arn,
+            role_arn=role.arn,
             recording_group=aws.cfg.RecorderRecordingGroupArgs(
                 all_supported=True, include_global_resource_types=primary
             ),
