@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import os
 import subprocess
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.conftest import config_of, stack_run
+from tests.readme_changes import apply_readme_edits
 from tools.architecture import Architecture, Group, Node, node_id, read
 from tools.diagram import (
     COLLAPSE_AT,
@@ -29,8 +32,10 @@ from tools.diagram import (
     with_readme_diagram,
 )
 from tools.mock_runtime import ProgramRun
+from tools.offline import run_stack
 from tools.pr_comment import from_snapshots, render
 from tools.snapshot import build_snapshot
+from tools.stack_config import load_stack_config
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 GOLDEN = PROJECT_DIR / "tests" / "golden" / "diagram-pr-readme-stg.md"
@@ -38,12 +43,26 @@ CHECKER = PROJECT_DIR / "tools" / "mermaid_check.mjs"
 MERMAID = PROJECT_DIR / "build" / "node" / "node_modules" / "mermaid" / "package.json"
 
 
+FIXTURE = PROJECT_DIR / "tests" / "fixtures" / "diagram"
+"""A frozen stg stack file: the change diagram's base, so that what the live stack files hold (a
+developer's new app) never changes the golden."""
+
+
 def architecture(variant: str) -> Architecture:
     return read(build_snapshot(stack_run(variant)))
 
 
+@cache
+def fixture_snapshots() -> tuple[dict[str, Any], dict[str, Any]]:
+    """Base: the frozen stack file; head: the same with the README's "add an app and a batch" edit."""
+    base = load_stack_config(FIXTURE, "stg")
+    head = apply_readme_edits(base)
+    return build_snapshot(run_stack("stg", config=base)), build_snapshot(run_stack("stg", config=head))
+
+
 def pr_golden_text() -> str:
-    change = change_diagram(architecture("stg"), architecture("stg+readme"))
+    base, head = fixture_snapshots()
+    change = change_diagram(read(base), read(head))
     return f"{change.summary}\n\n```mermaid\n{change.mermaid}```\n"
 
 
@@ -212,9 +231,8 @@ def test_a_change_draws_only_what_changed_and_its_neighbours() -> None:
     assert change_diagram(base, synthetic(3)).summary == ""
 
 
-def test_the_pr_comment_folds_the_change_diagram_under_the_summary(stg: ProgramRun) -> None:
-    base = build_snapshot(stg)
-    head = build_snapshot(stack_run("stg+readme"))
+def test_the_pr_comment_folds_the_change_diagram_under_the_summary() -> None:
+    base, head = fixture_snapshots()
     body = render(from_snapshots(base, head))
     assert "<details><summary>Architecture: 2 components added" in body
     assert body.index("Architecture:") < body.index("<summary>Changes (")
@@ -232,7 +250,7 @@ def test_every_diagram_parses_with_mermaid_itself(tmp_path: Path, stg: ProgramRu
     texts = {
         "stg.mmd": mermaid(read(build_snapshot(stg))),
         "prd.mmd": mermaid(read(build_snapshot(prd))),
-        "pr.mmd": change_diagram(read(build_snapshot(stg)), architecture("stg+readme")).mermaid,
+        "pr.mmd": change_diagram(*(read(snapshot) for snapshot in fixture_snapshots())).mermaid,
         "scale.mmd": mermaid(synthetic(10 * COLLAPSE_AT, card_every=3)),
     }
     for name, text in texts.items():
@@ -278,17 +296,14 @@ def test_readme_block_sits_between_the_markers() -> None:
     assert "```mermaid\nflowchart LR" in block
 
 
-def test_a_diagram_that_cannot_be_drawn_never_costs_the_comment(
-    stg: ProgramRun, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_diagram_that_cannot_be_drawn_never_costs_the_comment(monkeypatch: pytest.MonkeyPatch) -> None:
     import tools.pr_comment
 
     def broken(*_: object) -> None:
         raise RuntimeError("boom")
 
     monkeypatch.setattr(tools.pr_comment, "change_diagram", broken)
-    base = build_snapshot(stg)
-    preview = from_snapshots(base, build_snapshot(stack_run("stg+readme")))
+    preview = from_snapshots(*fixture_snapshots())
     assert preview.architecture is None
     assert preview.unreadable == ["the architecture diagram could not be drawn: RuntimeError: boom"]
     assert "Changes (" in render(preview)
