@@ -8,13 +8,20 @@ platform's state and secrets key must exist, with these roles in their policies,
 - `preview` (staging account only): trusted by the repository's `pull_request` subject; reads
   everything, writes nothing; reads the state and decrypts the stack's secrets to run a real preview.
 - `plan`: the deploy's read side, trusted only by the environment `<env>-plan` (main only in prd, no
-  reviewers): previews a deploy before its approval and runs the nightly drift refresh. Read-only,
-  plus what those need and ReadOnlyAccess lacks: the state, the stack's secrets, the values of the
-  platform's own secrets (refreshing a SecretVersion reads it) and the RDS master secrets, and SSM
-  port forwarding through the cluster's tasks to reach the databases. With the master secret and a
-  tunnel it can reach the databases as their master user: refreshing Postgres roles and grants
-  needs exactly that, which is why it is trusted from main only.
+  reviewers): previews a deploy before its approval. Read-only, plus what a preview needs and
+  ReadOnlyAccess lacks: the state, the stack's secrets, the values of the platform's own secrets and
+  the RDS master secrets, and SSM port forwarding through the cluster's tasks to reach the databases
+  (the postgresql provider manages roles and grants as the master user): trusted from main only.
+- `drift` (both accounts): the nightly refresh, trusted only by the environment `<env>-drift` (main
+  only). It can only look: ReadOnlyAccess, but only Describe/Get/List of the services the stacks use,
+  and never a secret value, a data key, a log event, an object outside the state bucket, an item, a
+  message or an execution's input; it decrypts the state (through S3) and this stack's secrets (the
+  key policy requires the encryption context `stack=<env>` the secrets provider URL sets). The
+  refresh it runs leaves out what only a secret value could read (Postgres objects, SecretVersions;
+  tools/deploy.py).
 - `deploy-<env>`: trusted only by the GitHub environment `<env>` (prd: approved by SREs, from main).
+  Scoped to the services of the platform (platform_lib/aws_services.py), IAM to roles and policies,
+  roles passed only to the services that use them; its guardrail denies what must not change.
 - `sre` (both accounts) and `developer` (staging only): people, from the identity account's SSO roles.
 
 `repository` is `OWNER/REPO` or GitHub's immutable `OWNER@ID/REPO@ID` (platform_lib/github.py).
@@ -30,6 +37,8 @@ import pulumi_aws as aws
 
 from components.base import Component, Out
 from platform_config.tags import component_tags
+from platform_lib.aws_services import BOOTSTRAP_SERVICES, PLATFORM_SERVICES
+from platform_lib.github import environments
 from platform_lib.github import subject as github_subject
 from platform_lib.iam import Statement, policy_document, statement, static_policy_document
 from platform_lib.naming import permissions_boundary_name
@@ -55,6 +64,8 @@ class AccessArgs:
     """Role ARNs in the identity account (SSO permission sets) whose sessions may become `sre`."""
     developer_principals: Sequence[str] = ()
     state_bucket_arn: pulumi.Input[str]
+    bootstrap_state_bucket_arn: pulumi.Input[str] | None = None
+    """The bootstrap's own state, which the drift role reads too (its nightly check)."""
     state_key_arn: pulumi.Input[str]
     secrets_key_arn: pulumi.Input[str]
     """The key's ARN (KMS authorizes by key ARN: an alias ARN in a policy grants nothing)."""
@@ -67,7 +78,7 @@ class AccessArgs:
 def role_keys(env: str, *, developers: bool) -> list[str]:
     """The roles Access creates in an account (`platform-<env>-<key>`), known before they exist so that
     key policies can name them."""
-    keys = ["plan", f"deploy-{env}", "sre"]
+    keys = ["drift", "plan", f"deploy-{env}", "sre"]
     if env == "stg":
         keys.append("preview")
         if developers:
@@ -144,14 +155,35 @@ class Access(Component, token="platform:access:Access"):
                     [f"arn:aws:secretsmanager:*:{args.account_id}:secret:rds!*"],
                 ),
             )
-        plan_subject = github_subject(args.repository, environment=f"{env}-plan")
-        plan = self._role("plan", github_trust(provider_arn, plan_subject))
+        trusted_by = {e.role: e.name for e in environments(env)}
+        github = {key: github_trust(provider_arn, github_subject(args.repository, environment=name))
+                  for key, name in trusted_by.items()}  # fmt: skip
+        plan = self._role("plan", github["plan"])
         self._attach(plan, "plan", READ_ONLY)
         self._inline(plan, "plan", *state, *plan_statements(env, args.account_id, args.region))
-        deploy = self._role(
-            f"deploy-{env}", github_trust(provider_arn, github_subject(args.repository, environment=env))
+        drift = self._role("drift", github["drift"])
+        self._attach(drift, "drift", READ_ONLY)
+        self._inline(
+            drift,
+            "drift",
+            *drift_statements(
+                env,
+                args.region,
+                [b for b in (args.state_bucket_arn, args.bootstrap_state_bucket_arn) if b is not None],
+                args.state_key_arn,
+                args.secrets_key_arn,
+            ),
         )
-        self._attach(deploy, f"deploy-{env}", ADMINISTRATOR)
+        deploy = self._role(f"deploy-{env}", github[f"deploy-{env}"])
+        self.deploy_policy = aws.iam.Policy(
+            f"{name}-deploy-{env}-services",
+            name=f"platform-{env}-deploy",
+            description="What the platform program manages: its services, workload roles, state (issue 20)",
+            policy=policy_document(*deploy_statements(env, args.account_id, args.region)),
+            tags=self.tags,
+            opts=self.child(),
+        )
+        self._attach(deploy, f"deploy-{env}", self.deploy_policy.arn)
         self.boundary = aws.iam.Policy(
             f"{name}-workload-boundary",
             name=permissions_boundary_name(env),
@@ -199,7 +231,7 @@ class Access(Component, token="platform:access:Access"):
         self.roles[key] = role
         return role
 
-    def _attach(self, role: aws.iam.Role, key: str, policy_arn: str) -> None:
+    def _attach(self, role: aws.iam.Role, key: str, policy_arn: pulumi.Input[str]) -> None:
         aws.iam.RolePolicyAttachment(
             f"{self._name}-{key}-managed",
             role=role.name,
@@ -260,7 +292,150 @@ def plan_statements(env: str, account_id: str, region: str) -> list[Statement]:
     ]
 
 
-GUARDED_ROLES = ("deploy-*", "preview", "plan", "sre", "developer", "cloudtrail-logs", "config-recorder")
+PASSED_TO_SERVICES = [
+    "ecs-tasks.amazonaws.com", "lambda.amazonaws.com", "monitoring.rds.amazonaws.com", "scheduler.amazonaws.com",
+    "states.amazonaws.com", "vpc-flow-logs.amazonaws.com",
+]  # fmt: skip
+"""The services the platform's roles are made for (a test checks every role's trust against it)."""
+SERVICE_LINKED = [
+    "ecs.amazonaws.com", "ecs.application-autoscaling.amazonaws.com", "elasticloadbalancing.amazonaws.com",
+    "rds.amazonaws.com",
+]  # fmt: skip
+MANAGED_POLICIES_WORKLOADS_USE = ["arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"]
+WORKLOAD_ROLE_ACTIONS = [
+    "iam:AttachRolePolicy", "iam:CreateRole", "iam:DeleteRole", "iam:DeleteRolePolicy", "iam:DetachRolePolicy",
+    "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy", "iam:TagRole", "iam:UntagRole",
+    "iam:UpdateAssumeRolePolicy", "iam:UpdateRole", "iam:UpdateRoleDescription",
+]  # fmt: skip
+WORKLOAD_POLICY_ACTIONS = [
+    "iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion",
+    "iam:SetDefaultPolicyVersion", "iam:TagPolicy", "iam:UntagPolicy",
+]  # fmt: skip
+
+
+def deploy_statements(env: str, account_id: str, region: str) -> list[Statement]:
+    """What `pulumi up` of the platform needs: every action of the services it manages (their resource
+    types span nearly every action of each, and ARNs are mostly unknown before creation), IAM only for
+    roles and customer policies (no users, keys, providers), roles passed only to the services they
+    are made for, and the database tunnels. The guardrail (`guardrails`) denies what must not change."""
+    iam = f"arn:aws:iam::{account_id}"
+    services = sorted(set(PLATFORM_SERVICES) - {"iam"})
+    # `statement()` refuses `service:*` Allows; this one is the deploy's job, justified in the pack's
+    # suppression (policies/config/bootstrap/<stack>.json) and bounded by the guardrail.
+    manage: Statement = {
+        "Sid": "ManageThePlatformsServices",
+        "Effect": "Allow",
+        "Action": [f"{service}:*" for service in services],
+        "Resource": "*",
+    }
+    return [
+        manage,
+        statement("ReadIam", ["iam:Get*", "iam:List*"], ["*"]),
+        statement(
+            "ManageWorkloadRoles",
+            WORKLOAD_ROLE_ACTIONS,
+            [f"{iam}:role/*"],
+            conditions={"ArnLikeIfExists": {"iam:PolicyARN": [f"{iam}:policy/*", *MANAGED_POLICIES_WORKLOADS_USE]}},
+        ),
+        statement("ManageWorkloadPolicies", WORKLOAD_POLICY_ACTIONS, [f"{iam}:policy/*"]),
+        statement(
+            "PassWorkloadRolesToTheirServices",
+            ["iam:PassRole"],
+            [f"{iam}:role/*"],
+            conditions={"StringEquals": {"iam:PassedToService": PASSED_TO_SERVICES}},
+        ),
+        statement(
+            "CreateServiceLinkedRoles",
+            ["iam:CreateServiceLinkedRole"],
+            [f"{iam}:role/aws-service-role/*"],
+            conditions={"StringEquals": {"iam:AWSServiceName": SERVICE_LINKED}},
+        ),
+        *[s for s in plan_statements(env, account_id, region) if s["Sid"].startswith(("PortForward", "EndOwn"))],
+    ]
+
+
+READ_VERBS = ("Describe*", "Get*", "List*")
+DATA_READS = [
+    "athena:GetQueryResults", "dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator", "dynamodb:PartiQLSelect", "dynamodb:Query", "dynamodb:Scan",
+    "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecs:ExecuteCommand", "lambda:InvokeFunction",
+    "rds:DownloadCompleteDBLogFile", "rds:DownloadDBLogFilePortion", "rds-db:connect", "sqs:ReceiveMessage",
+    "ssm:StartSession", "states:DescribeExecution", "states:GetExecutionHistory",
+]  # fmt: skip
+"""Reads of data, not configuration: items, images, messages, database logs, execution inputs."""
+SECRET_READS = [
+    "secretsmanager:BatchGetSecretValue", "secretsmanager:GetSecretValue", "ssm:GetParameter",
+    "ssm:GetParameterHistory", "ssm:GetParameters", "ssm:GetParametersByPath",
+]  # fmt: skip
+LOG_READS = [
+    "logs:FilterLogEvents", "logs:GetLogEvents", "logs:GetLogObject", "logs:GetLogRecord", "logs:GetQueryResults",
+    "logs:StartLiveTail", "logs:StartQuery", "logs:Unmask",
+]  # fmt: skip
+KEY_USE_BEYOND_DECRYPT = [
+    "kms:CreateGrant", "kms:DeriveSharedSecret", "kms:Encrypt", "kms:GenerateDataKey*", "kms:GenerateMac",
+    "kms:ReEncrypt*", "kms:Sign",
+]  # fmt: skip
+OBJECT_READS = [
+    "s3:GetObject", "s3:GetObjectAttributes", "s3:GetObjectTorrent", "s3:GetObjectVersion",
+    "s3:GetObjectVersionAttributes", "s3:GetObjectVersionTorrent", "s3:RestoreObject",
+]  # fmt: skip
+
+
+def stack_contexts(env: str) -> list[str]:
+    """The encryption contexts (`stack=...`) of the stacks the drift role may decrypt: the platform's and
+    the bootstrap's of this account."""
+    return [env, f"bootstrap-{env}"]
+
+
+def drift_statements(
+    env: str,
+    region: str,
+    state_buckets: Sequence[pulumi.Input[str]],
+    state_key: pulumi.Input[str],
+    secrets_key: pulumi.Input[str],
+) -> list[Statement]:
+    """The drift role beyond ReadOnlyAccess: the states and these stacks' secrets, and explicit denies
+    that no managed policy (ReadOnlyAccess reads logs, objects and items) or future grant overrides."""
+    objects = [pulumi.Output.concat(bucket, "/*") for bucket in state_buckets]
+    reads = sorted(f"{service}:{verb}" for service in {*PLATFORM_SERVICES, *BOOTSTRAP_SERVICES} for verb in READ_VERBS)
+    return [
+        statement("ListState", ["s3:ListBucket"], list(state_buckets)),
+        statement("ReadState", ["s3:GetObject"], objects),
+        statement(
+            "DecryptStateThroughS3",
+            ["kms:Decrypt"],
+            [state_key],
+            conditions={"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+        ),
+        statement(
+            "DecryptThisStacksSecrets",
+            ["kms:Decrypt"],
+            [secrets_key],
+            conditions={"StringEquals": {"kms:EncryptionContext:stack": stack_contexts(env)}},
+        ),
+        statement(
+            "OnlyReadsOfThePlatformsServices",
+            [*reads, "kms:Decrypt", "sts:GetCallerIdentity"],
+            ["*"],
+            effect="Deny",
+            not_actions=True,
+        ),
+        statement("NoSecretValues", SECRET_READS, ["*"], effect="Deny"),
+        statement("NoDataKeysOrOtherKeyUse", KEY_USE_BEYOND_DECRYPT, ["*"], effect="Deny"),
+        statement(
+            "NoDecryptBeyondTheStateAndSecrets",
+            ["kms:Decrypt"],
+            [state_key, secrets_key],
+            effect="Deny",
+            not_resources=True,
+        ),
+        statement("NoLogContents", LOG_READS, ["*"], effect="Deny"),
+        statement("NoObjectsOutsideTheState", OBJECT_READS, objects, effect="Deny", not_resources=True),
+        statement("NoDataReads", DATA_READS, ["*"], effect="Deny"),
+    ]
+
+
+GUARDED_ROLES = ("deploy-*", "preview", "plan", "drift", "sre", "developer", "cloudtrail-logs", "config-recorder")
 """The roles of CI, people and the audit services: no deploy role may change them."""
 ROLE_CHANGES = [
     "iam:AttachRolePolicy", "iam:DeleteRole", "iam:DeleteRolePermissionsBoundary", "iam:DeleteRolePolicy",
@@ -334,6 +509,12 @@ def guardrails(
         statement(
             "NoChangesToGuardedRoles",
             ROLE_CHANGES,
+            [f"{iam}:role/platform-{env}-{role}" for role in GUARDED_ROLES],
+            effect="Deny",
+        ),
+        statement(
+            "NoPassingGuardedRoles",
+            ["iam:PassRole"],
             [f"{iam}:role/platform-{env}-{role}" for role in GUARDED_ROLES],
             effect="Deny",
         ),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi
 import pulumi_aws as aws
 
-from components.access import Access, AccessArgs, role_arn, role_keys
+from components.access import Access, AccessArgs, role_arn, role_keys, stack_contexts
 from components.account_baseline import AccountBaseline, AccountBaselineArgs
 from components.base import Component, Out
 from components.buckets import PrivateBucket, PrivateBucketArgs
@@ -32,6 +34,7 @@ class Bootstrap(Component, token="platform:bootstrap:Bootstrap"):
     bootstrap_state_bucket_name: Out[pulumi.Output[str]]
     backend_url: Out[pulumi.Output[str]]
     secrets_provider: Out[str]
+    bootstrap_secrets_provider: Out[str]
 
     def __init__(
         self,
@@ -63,14 +66,21 @@ class Bootstrap(Component, token="platform:bootstrap:Bootstrap"):
         # State and its key are never deleted by a refactor: everything else is rebuilt from them.
         kept = pulumi.ResourceOptions(parent=self, provider=provider, protect=True)
         roles = role_keys(env, developers=bool(settings.developer_principals))
-        users = [role_arn(account, env, key) for key in roles]
+        users = [role_arn(account, env, key) for key in roles if key != "drift"]
+        drift = role_arn(account, env, "drift")
         administrators = sorted({role_arn(account, env, "sre"), *settings.key_administrators})
         state_key = aws.kms.Key(
             f"{name}-state-key",
             description=f"Pulumi state of the platform ({env})",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=restricted_key_policy(account, administrators, users),
+            policy=restricted_key_policy(
+                account,
+                administrators,
+                users,
+                readers=[drift],
+                read_only_if={"StringEquals": {"kms:ViaService": f"s3.{settings.region}.amazonaws.com"}},
+            ),
             tags=tags,
             opts=kept,
         )
@@ -87,7 +97,10 @@ class Bootstrap(Component, token="platform:bootstrap:Bootstrap"):
             opts=child,
         )
         state = self._state_bucket(f"{name}-state", f"platform-{env}-pulumi-state-{account}", state_key, provider)
-        state.policy(only_these_read_or_write_state(state, [*users, *administrators]))
+        state.policy(
+            only_these_read_or_write_state(state, [*users, drift, *administrators]),
+            readers_never_write_state(state, [drift]),
+        )
         state.log_access_to(self.baseline.access_logs, account_id=account, prefix="pulumi-state/")
         # The bootstrap's own state: after its first (local) run an SRE moves it here (README), so that
         # every change to the account's trust roots leaves versions, access logs and trail events.
@@ -98,7 +111,10 @@ class Bootstrap(Component, token="platform:bootstrap:Bootstrap"):
             provider,
             lock_days=BOOTSTRAP_STATE_LOCK_DAYS,
         )
-        bootstrap_state.policy(only_these_read_or_write_state(bootstrap_state, administrators))
+        bootstrap_state.policy(
+            only_these_read_or_write_state(bootstrap_state, [drift, *administrators]),
+            readers_never_write_state(bootstrap_state, [drift]),
+        )
         bootstrap_state.log_access_to(self.baseline.access_logs, account_id=account, prefix="bootstrap-state/")
         self.bootstrap_state_bucket_name = bootstrap_state.name
         # Named by condition on the account principal, the roles need not exist yet: the key comes first
@@ -108,7 +124,13 @@ class Bootstrap(Component, token="platform:bootstrap:Bootstrap"):
             description=f"awskms:// secrets provider of the platform stack {env}",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=restricted_key_policy(account, administrators, users),
+            policy=restricted_key_policy(
+                account,
+                administrators,
+                users,
+                readers=[drift],
+                read_only_if={"StringEquals": {"kms:EncryptionContext:stack": stack_contexts(env)}},
+            ),
             tags=tags,
             opts=kept,
         )
@@ -126,6 +148,7 @@ class Bootstrap(Component, token="platform:bootstrap:Bootstrap"):
                 sre_principals=settings.sre_principals,
                 developer_principals=settings.developer_principals,
                 state_bucket_arn=state.arn,
+                bootstrap_state_bucket_arn=bootstrap_state.arn,
                 state_key_arn=state_key.arn,
                 secrets_key_arn=self.secrets_key.arn,
                 protected_key_arns=[state_key.arn, self.secrets_key.arn, self.baseline.key.arn],
@@ -140,7 +163,8 @@ class Bootstrap(Component, token="platform:bootstrap:Bootstrap"):
         )
         self.state_bucket_name = state.name
         self.backend_url = state.name.apply(lambda bucket: f"s3://{bucket}")
-        self.secrets_provider = f"awskms://alias/pulumi-{env}?region={settings.region}"
+        self.secrets_provider = secrets_provider(env, settings.region)
+        self.bootstrap_secrets_provider = secrets_provider(env, settings.region, stack=stack_contexts(env)[1])
         self.finish()
 
     def _state_bucket(
@@ -179,6 +203,25 @@ BOOTSTRAP_STATE_LOCK_DAYS = 90
 """Every version of the bootstrap's state is kept 90 days (GOVERNANCE: an SRE may bypass, no deploy role)."""
 
 
+def secrets_provider(env: str, region: str, *, stack: str | None = None) -> str:
+    """The stack's `awskms://` URL: the secrets key by alias, and the encryption context `stack=<name>`
+    (gocloud.dev's `context_` parameters), which binds the drift role's decrypt to its stacks."""
+    return f"awskms://alias/pulumi-{env}?region={region}&context_stack={stack or env}"
+
+
+def readers_never_write_state(bucket: PrivateBucket, readers: list[str]) -> Statement:
+    """The drift role reads the state and never writes it, even if an IAM grant says otherwise."""
+    writes = [a for a in STATE_OBJECT_ACTIONS if not a.startswith(("s3:Get", "s3:List"))]
+    return statement(
+        "ReadersNeverWriteState",
+        writes,
+        [bucket.arn, bucket.objects()],
+        effect="Deny",
+        principals={"AWS": "*"},
+        conditions={"ArnEquals": {"aws:PrincipalArn": sorted(readers)}},
+    )
+
+
 def only_these_read_or_write_state(bucket: PrivateBucket, principals: list[str]) -> Statement:
     """Whatever IAM grants elsewhere (ReadOnlyAccess reads every bucket), only the named roles read or
     write the state objects. The bucket's configuration stays readable (Config, the drift check)."""
@@ -192,7 +235,14 @@ def only_these_read_or_write_state(bucket: PrivateBucket, principals: list[str])
     )
 
 
-def restricted_key_policy(account_id: str, administrators: list[str], users: list[str]) -> pulumi.Output[str]:
+def restricted_key_policy(
+    account_id: str,
+    administrators: list[str],
+    users: list[str],
+    *,
+    readers: list[str] | None = None,
+    read_only_if: dict[str, dict[str, Any]] | None = None,
+) -> pulumi.Output[str]:
     """Only the named administrators manage the key, only the named roles use it, and everyone in the
     account may read its metadata. No statement trusts the account unconditionally, so no IAM policy
     widens this: a deploy role holding AdministratorAccess can neither use the key nor re-policy it.
@@ -216,4 +266,14 @@ def restricted_key_policy(account_id: str, administrators: list[str], users: lis
             conditions={"ArnEquals": {"aws:PrincipalArn": sorted(users)}},
         ),
     ]
+    if readers:
+        statements.append(
+            statement(
+                "NamedReadersOnlyDecrypt",
+                ["kms:Decrypt"],
+                ["*"],
+                principals=root,
+                conditions={"ArnEquals": {"aws:PrincipalArn": sorted(readers)}, **(read_only_if or {})},
+            )
+        )
     return policy_document(*statements)

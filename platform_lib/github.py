@@ -12,6 +12,7 @@ form its tokens carry. Both are accepted here, and a trust policy names exactly 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 _NAME = r"[A-Za-z0-9_.-]+"
 REPOSITORY_PATTERN = rf"^(?:{_NAME}/{_NAME}|{_NAME}@[0-9]+/{_NAME}@[0-9]+)$"
@@ -27,3 +28,46 @@ def subject(repository: str, *, environment: str | None = None, pull_request: bo
     if pull_request:
         return f"repo:{repository}:pull_request"
     raise ValueError("give an environment or pull_request=True")
+
+
+SRE_TEAM = "sre"
+"""The team (in the repository owner's organisation) that approves production and owns its code."""
+
+
+@dataclass(frozen=True)
+class Environment:
+    """A GitHub deployment environment, the only way a job reaches the role it unlocks.
+
+    GitHub issues a token with `sub = repo:<repository>:environment:<name>` only to a job that passed
+    the environment's rules, so these rules, not the workflow file, are the guardrail: the bootstrap
+    builds each role's trust from this table, `python -m tools.github_environments apply` writes it to
+    the repository, and the nightly drift workflow fails when GitHub's settings differ from it.
+    """
+
+    name: str
+    role: str
+    """The role key (`platform-<env>-<role>`) whose trust names this environment."""
+    branches: tuple[str, ...] = ()
+    """The only branches whose jobs may use it; empty: every branch (staging is self-serve)."""
+    reviewers: tuple[str, ...] = ()
+    """Team slugs of which one member must approve each job."""
+    prevent_self_review: bool = False
+    """Whoever triggered the run cannot approve it."""
+
+
+def environments(env: str) -> list[Environment]:
+    """The environments of one stack's account, sorted by name."""
+    main = ("main",)
+    if env == "prd":
+        found = [
+            Environment("prd", "deploy-prd", main, (SRE_TEAM,), prevent_self_review=True),
+            Environment("prd-drift", "drift", main),
+            Environment("prd-plan", "plan", main),
+        ]
+    else:
+        found = [
+            Environment(env, f"deploy-{env}"),
+            Environment(f"{env}-drift", "drift", main),
+            Environment(f"{env}-plan", "plan"),
+        ]
+    return sorted(found, key=lambda e: e.name)

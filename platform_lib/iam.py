@@ -28,9 +28,14 @@ def statement(
     effect: str = "Allow",
     principals: Mapping[str, Any] | None = None,
     conditions: Conditions | None = None,
+    not_actions: bool = False,
+    not_resources: bool = False,
 ) -> Statement:
     """One statement. An Allow with a bare `*` or `service:*` action is refused: least privilege is not
-    optional here. (A Deny may be broad: denying more is the safe direction.)"""
+    optional here. (A Deny may be broad: denying more is the safe direction.) `not_actions` and
+    `not_resources` (Deny only: an Allow of "all but" is a wildcard) write NotAction / NotResource."""
+    if (not_actions or not_resources) and effect != "Deny":
+        raise ValueError(f"statement {sid}: NotAction/NotResource only in a Deny")
     if not _SID.match(sid):
         raise ValueError(f"Sid {sid!r} must be alphanumeric (IAM rejects other characters)")
     broad = [a for a in actions if a == "*" or a.endswith(":*")]
@@ -38,9 +43,9 @@ def statement(
         raise ValueError(f"statement {sid}: wildcard actions {broad} are not allowed; list the actions")
     if not actions:
         raise ValueError(f"statement {sid}: no actions")
-    result: Statement = {"Sid": sid, "Effect": effect, "Action": sorted(set(actions))}
+    result: Statement = {"Sid": sid, "Effect": effect, ("NotAction" if not_actions else "Action"): sorted(set(actions))}
     if resources is not None:
-        result["Resource"] = list(resources)
+        result["NotResource" if not_resources else "Resource"] = list(resources)
     if principals is not None:
         result["Principal"] = dict(principals)
     if conditions:

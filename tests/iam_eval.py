@@ -5,7 +5,7 @@ in an identity policy (and in the permissions boundary, if the role has one). Fo
 policy is authoritative: a statement naming the principal allows by itself; a statement naming the
 account root delegates to IAM, so the identity policies must allow too. Wildcards (`*`, `?`) in
 actions and ARNs; conditions with the String*, Arn* and Bool operators (a `Not` operator is true
-when the key is absent, as in AWS). Not modelled: SCPs, sessions policies, cross-account rules,
+when the key is absent, as in AWS; `...IfExists` too). Not modelled: SCPs, sessions policies, cross-account rules,
 `NotPrincipal`, policy variables.
 """
 
@@ -59,6 +59,10 @@ def _matches_resource(statement: dict[str, Any], resource: str) -> bool:
 
 
 def _condition_holds(operator: str, key: str, expected: Any, keys: dict[str, str]) -> bool:
+    if operator.endswith("IfExists"):
+        operator = operator.removesuffix("IfExists")
+        if key not in keys:
+            return True
     negated = "Not" in operator
     if key not in keys:
         return negated

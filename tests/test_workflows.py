@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
+from platform_lib.github import environments
+
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"
 PINNED = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40}$")
@@ -82,7 +84,7 @@ def test_permissions_are_minimal(name: str) -> None:
     assert workflow["permissions"] == {}, "workflow-level permissions must be empty; grant per job"
     for job_name, job in workflow["jobs"].items():
         permissions = job.get("permissions", {})
-        assert set(permissions) <= {"contents", "id-token", "pull-requests", "issues"}
+        assert set(permissions) <= {"actions", "contents", "id-token", "pull-requests", "issues"}
         assert all(value in {"read", "write"} for value in permissions.values())
         if "uses" in job:  # a reusable workflow: the caller grants what its jobs need
             assert permissions == {"contents": "read", "id-token": "write"}, job_name
@@ -92,6 +94,8 @@ def test_permissions_are_minimal(name: str) -> None:
         assert (permissions.get("id-token") == "write") is any(u.startswith(ROLE_STEP) for u in uses), job_name
         assert (permissions.get("pull-requests") == "write") is ("tools.ci comment" in runs), job_name
         assert (permissions.get("issues") == "write") is ("tools.ci drift-report" in runs), job_name
+        assert (permissions.get("actions") == "read") is ("tools.ci environments-check" in runs), job_name
+        assert permissions.get("actions") != "write", job_name
 
 
 @pytest.mark.parametrize("name", all_workflows())
@@ -188,27 +192,64 @@ def test_each_stack_plans_with_the_plan_role_and_applies_in_its_environment() ->
     assert 'python3 -m tools.ci apply --stack "$STACK" --plan-dir plan --tunnels' in runs
 
 
-def test_drift_runs_nightly_in_each_stacks_concurrency_group() -> None:
+def test_drift_runs_nightly_with_the_look_only_role_and_the_databases_with_the_plan_role() -> None:
     workflow = load("drift.yml")
     assert workflow["on"]["schedule"] == [{"cron": "30 18 * * *"}]
-    (job,) = workflow["jobs"].values()
-    assert {e["stack"]: e["account"] for e in job["strategy"]["matrix"]["include"]} == {
+    jobs = workflow["jobs"]
+    look, databases = jobs["drift"], jobs["drift-databases"]
+    checks = {e["check"]: e for e in look["strategy"]["matrix"]["include"]}
+    assert set(checks) == {"stg", "prd", "bootstrap-stg", "bootstrap-prd"}
+    for name, entry in checks.items():
+        stack, account = entry["stack"], entry["account"]
+        assert account == stack_account(stack)
+        bucket = "bootstrap-state" if entry["project"] == "platform-bootstrap" else "pulumi-state"
+        assert entry["backend"] == f"s3://platform-{stack}-{bucket}-{account}", name
+        assert entry["group"] == (f"pulumi-{stack}" if entry["project"] == "platform" else f"bootstrap-{stack}")
+    assert look["environment"] == "${{ matrix.stack }}-drift"
+    assert look["concurrency"] == {"group": "${{ matrix.group }}", "cancel-in-progress": False}
+    role = next(s for s in steps(look) if s.get("uses", "").startswith(ROLE_STEP))["with"]["role-to-assume"]
+    assert role.endswith(":role/platform-${{ matrix.stack }}-drift")
+    runs = [s.get("run", "") for s in steps(look)]
+    assert 'python3 -m tools.ci drift --stack "$STACK" --project "$PROJECT"' in runs
+    assert not any("--tunnels" in run for run in runs), "the look-only role opens no session"
+    assert {e["stack"]: e["account"] for e in databases["strategy"]["matrix"]["include"]} == {
         stack: stack_account(stack) for stack in ("stg", "prd")
     }
-    assert job["environment"] == "${{ matrix.stack }}-plan"
-    assert job["concurrency"] == {"group": "pulumi-${{ matrix.stack }}", "cancel-in-progress": False}
-    runs = [s.get("run", "") for s in steps(job)]
-    assert 'python3 -m tools.ci drift --stack "$STACK" --tunnels' in runs
-    assert 'python3 -m tools.ci drift-report --stack "$STACK"' in runs
+    assert databases["environment"] == "${{ matrix.stack }}-plan"
+    assert (databases["needs"], databases["if"]) == ("drift", "${{ !cancelled() }}"), "never two waiting in a group"
+    assert databases["concurrency"] == {"group": "pulumi-${{ matrix.stack }}", "cancel-in-progress": False}
+    runs = [s.get("run", "") for s in steps(databases)]
+    assert 'python3 -m tools.ci drift --stack "$STACK" --part databases --tunnels' in runs
+    assert 'python3 -m tools.ci drift-report --stack "$STACK" --part databases' in runs
+
+
+def test_every_environment_a_job_uses_is_declared_and_unlocks_the_role_the_job_assumes() -> None:
+    """A job's environment decides which role GitHub lets it assume (the trust names the environment):
+    every job that assumes a role runs in the environment platform_lib/github.py declares for it."""
+    declared = {e.name: e for stack in ("stg", "prd") for e in environments(stack)}
+    for name in all_workflows():
+        for job in load(name)["jobs"].values():
+            credentials = [s for s in job.get("steps", []) if s.get("uses", "").startswith(ROLE_STEP)]
+            if not credentials or "environment" not in job:
+                continue
+            role_arn = credentials[0]["with"]["role-to-assume"]
+            for stack in ("stg", "prd"):
+                environment = job["environment"].replace("${{ matrix.stack }}", stack).replace(
+                    "${{ inputs.stack }}", stack)  # fmt: skip
+                role = role_arn.split(":role/platform-")[1].replace("${{ matrix.stack }}", stack).replace(
+                    "${{ inputs.stack }}", stack)  # fmt: skip
+                assert environment in declared, (name, environment)
+                assert f"{stack}-{declared[environment].role}" == role, (name, environment, role)
 
 
 def test_workflows_assume_only_roles_the_bootstrap_creates() -> None:
     text = "".join((WORKFLOWS / name).read_text() for name in all_workflows())
     text = re.sub(r"\$\{\{ (?:inputs|matrix)\.stack \}\}", "<stack>", text)
     suffixes = set(re.findall(r":role/platform-(?:\w+|<stack>)-(\S+)", text))
-    assert suffixes == {"plan", "deploy-<stack>", "preview"}
+    assert suffixes == {"plan", "deploy-<stack>", "preview", "drift"}
     access = (ROOT / "components" / "access.py").read_text()
     assert 'self._role("plan"' in access
+    assert 'self._role("drift"' in access
     assert 'f"deploy-{env}"' in access
     assert '"preview", github_trust' in access
 

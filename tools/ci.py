@@ -6,6 +6,7 @@
     python -m tools.ci verdict --stack stg --source offline     fail the job when that preview failed
     python -m tools.ci pr-comment --base origin/main [--stack stg]   the offline comments, locally
     python -m tools.ci plan | apply | drift | drift-report ...   deploys and drift (tools/deploy.py)
+    python -m tools.ci environments-check                     GitHub's environments as declared (nightly)
 
 Every render command writes `build/pr/<stack>.md` (offline) or `build/pr/<stack>.engine.md` (engine): the
 exact body that is posted, and a verdict file beside it; it exits 0 whenever a body was written,
@@ -23,7 +24,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools import deploy, gha, pulumi_cli
+from tools import deploy, gha, github_environments, pulumi_cli
 from tools.github_comment import DEFAULT_API, GitHubError, github, upsert
 from tools.pr import BUILD_DIR, PROJECT_DIR, GitError, diff_pair, materialise, start_pair, working_commit
 from tools.pr_comment import SOURCES, Preview, RunInfo, from_engine_events, from_preview_digest, render
@@ -204,17 +205,28 @@ def main(argv: list[str] | None = None) -> int:
     applying.add_argument("--stack", required=True)
     applying.add_argument("--plan-dir", type=Path, required=True, help="where the plan job's record was downloaded")
     applying.add_argument("--tunnels", action="store_true", help="open the database tunnels first")
-    report = commands.add_parser("drift-report", help="open, update or close the stack's drift issue")
+    commands.add_parser("environments-check", help="GitHub's environment rules against platform_lib/github.py")
+    report = commands.add_parser("drift-report", help="open, update or close the check's drift issue")
     report.add_argument("--stack", required=True)
+    for sub in (report, commands.choices["drift"]):
+        sub.add_argument(
+            "--part",
+            choices=pulumi_cli.DRIFT_PARTS,
+            default="resources",
+            help="resources (the look-only drift role) or databases (the plan role, tunnels)",
+        )
+        sub.add_argument("--project", choices=sorted(deploy.PROJECTS), default="platform")
     args = parser.parse_args(argv)
     if args.command == "plan":
         return deploy.plan(args.stack, tunnels=args.tunnels)
     if args.command == "apply":
         return deploy.apply(args.stack, args.plan_dir, tunnels=args.tunnels)
     if args.command == "drift":
-        return deploy.drift(args.stack, tunnels=args.tunnels)
+        return deploy.drift(args.stack, tunnels=args.tunnels, part=args.part, project=args.project)
+    if args.command == "environments-check":
+        return github_environments.main(["check"])
     if args.command == "drift-report":
-        return deploy.drift_report(args.stack)
+        return deploy.drift_report(args.stack, part=args.part, project=args.project)
     if args.command == "pr-offline":
         return pr_offline(args.stack, args.base_dir)
     if args.command == "pr-comment":

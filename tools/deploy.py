@@ -2,7 +2,8 @@
 
     python -m tools.ci plan --stack prd --tunnels          preview, plan record, job summary
     python -m tools.ci apply --stack prd --plan-dir DIR --tunnels   confirm the plan still holds, then up
-    python -m tools.ci drift --stack prd --tunnels         what a refresh would change (build/drift/<stack>.json)
+    python -m tools.ci drift --stack prd                   what a refresh would change (build/drift/<check>.json)
+    python -m tools.ci drift --stack prd --part databases --tunnels    the Postgres objects and secret values
     python -m tools.ci drift-report --stack prd            open, update or close the stack's drift issue
 
 A deploy's plan is what its preview showed, in the PR comment's rendering (the job summary an SRE
@@ -193,37 +194,58 @@ def apply(stack: str, plan_dir: Path, *, tunnels: bool, out_dir: Path = DEPLOY_D
     return EXIT_OK if result.code == 0 else EXIT_FAILED
 
 
-def drift(stack: str, *, tunnels: bool, out_dir: Path = DRIFT_DIR, cwd: Path = PROJECT_DIR) -> int:
-    """Write `<stack>.json` (clean, drift or failed). Exits 1 only when the check itself failed."""
-    paths = Paths(out_dir, stack)
+PROJECTS = {"platform": ".", "platform-bootstrap": "bootstrap"}
+"""Pulumi project name -> its directory (the drift check reads both)."""
+
+
+def drift(
+    stack: str,
+    *,
+    tunnels: bool,
+    part: str = "resources",
+    project: str = "platform",
+    out_dir: Path = DRIFT_DIR,
+    cwd: Path = PROJECT_DIR,
+) -> int:
+    """Write `<check>.json` (clean, drift or failed). Exits 1 only when the check itself failed."""
+    name = drift_check.check_name(stack, part=part, project=project)
+    paths = Paths(out_dir, name)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths("json").unlink(missing_ok=True)
     try:
         if tunnels:
             open_tunnels(stack, paths("tunnels.log"), cwd=cwd)
     except Refused as why:
-        print(f"::error::the drift check of {stack} could not run: {why}", file=sys.stderr)
+        print(f"::error::the drift check of {name} could not run: {why}", file=sys.stderr)
         return EXIT_FAILED
-    result = pulumi_cli.run(pulumi_cli.refresh_preview_command(stack), stdout=paths("jsonl"), log=paths("log"),
-                            cwd=cwd)  # fmt: skip
-    check = drift_check.from_refresh_events(result.output, stack, exit_code=result.code)
+    command = pulumi_cli.refresh_preview_command(stack, project=project, part=part)
+    result = pulumi_cli.run(command, stdout=paths("jsonl"), log=paths("log"), cwd=cwd / PROJECTS[project])
+    check = drift_check.from_refresh_events(result.output, name, exit_code=result.code)
     paths("json").write_text(json.dumps(check.to_json(), indent=2, sort_keys=True) + "\n")
     if check.status == drift_check.FAILED:
         sys.stderr.write(result.log_text[-20_000:])
-        print(f"::error::the drift check of {stack} failed: {'; '.join(check.errors)}", file=sys.stderr)
-        gha.append_summary(f"### Drift check of `{stack}`\n\n:x: The check failed: {'; '.join(check.errors)}")
+        print(f"::error::the drift check of {name} failed: {'; '.join(check.errors)}", file=sys.stderr)
+        gha.append_summary(f"### Drift check of `{name}`\n\n:x: The check failed: {'; '.join(check.errors)}")
         return EXIT_FAILED
     if check.status == drift_check.DRIFT:
-        print(f"::warning::{stack}: {len(check.resources)} resource(s) drifted")
+        print(f"::warning::{name}: {len(check.resources)} resource(s) drifted")
     else:
-        print(f"{stack}: no drift ({check.checked} resources checked)")
+        print(f"{name}: no drift ({check.checked} resources checked)")
     gha.append_summary(drift_check.issue_body(check, commit=current_commit(cwd), run_url=gha.run_url())
-                       if check.resources else f"### Drift check of `{stack}`\n\nNo drift.")  # fmt: skip
+                       if check.resources else f"### Drift check of `{name}`\n\nNo drift.")  # fmt: skip
     return EXIT_OK
 
 
-def drift_report(stack: str, *, out_dir: Path = DRIFT_DIR, cwd: Path = PROJECT_DIR) -> int:
-    """Open or update the stack's drift issue, or close it when drift is gone. A failed check touches no issue."""
+def drift_report(
+    stack: str,
+    *,
+    part: str = "resources",
+    project: str = "platform",
+    out_dir: Path = DRIFT_DIR,
+    cwd: Path = PROJECT_DIR,
+) -> int:
+    """Open or update the check's drift issue, or close it when drift is gone. A failed check touches no issue."""
+    stack = drift_check.check_name(stack, part=part, project=project)
     path = out_dir / f"{stack}.json"
     if not path.is_file():
         print(f"::error::no drift result for {stack}: the check did not run", file=sys.stderr)

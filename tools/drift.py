@@ -118,6 +118,13 @@ def _dict(value: Any) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------------ issue
 
 
+def check_name(stack: str, *, part: str = "resources", project: str = "platform") -> str:
+    """What one drift check is called in its files, issue title and marker: `prd`, `prd-databases`,
+    `bootstrap-prd`."""
+    name = stack if project == "platform" else f"{project.removeprefix('platform-')}-{stack}"
+    return name if part == "resources" else f"{name}-{part}"
+
+
 def marker(stack: str) -> str:
     return f"<!-- platform-drift:{stack} -->"
 

@@ -7,7 +7,8 @@ sources at v3.259.0 (the newest tag this project could read; see tests/tools/fix
 - `preview --json` with `PULUMI_ENABLE_STREAMING_JSON_PREVIEW=true` prints one apitype.EngineEvent per
   line, policy events included (pkg/backend/display/display.go); without the variable it prints one
   digest document that drops them.
-- `refresh --preview-only --json` prints the same event stream. A refreshed resource's
+- `refresh --preview-only --json` prints the same event stream; `--exclude`/`--target` take URNs or
+  globs (pkg/cmd/pulumi/operations/refresh.go, deploy.NewUrnTargets). A refreshed resource's
   `resOutputsEvent` carries the refresh's *result* op (`same`, `update`, `delete`) with the drifted
   property keys in `diffs`/`detailedDiff` (pkg/engine/update.go, RefreshStep.ResultOp in
   pkg/resource/deploy/step.go). `--run-program` runs the program, so the providers are configured as
@@ -48,12 +49,30 @@ def up_command(stack: str) -> list[str]:
             *policy_flags(stack)]  # fmt: skip
 
 
-def refresh_preview_command(stack: str) -> list[str]:
-    """What a refresh would change, and nothing else: no state is written, the program configures the
-    providers. Without `--expect-no-changes`: drift is read from the events, and a non-zero exit means
-    the check itself failed."""
-    return ["pulumi", "refresh", "--stack", stack, "--preview-only", "--run-program", "--json",
-            "--non-interactive", "--color", "never"]  # fmt: skip
+DRIFT_ROLE_CANNOT_READ = ("postgresql:index/", "aws:secretsmanager/secretVersion:SecretVersion")
+"""Types whose refresh reads a secret value: Postgres objects (the provider logs in as the master user)
+and SecretVersions (their value). The look-only drift role leaves them out; the `databases` part,
+with the plan role and the database tunnels, reads only them."""
+DRIFT_PARTS = ("resources", "databases")
+
+
+def refresh_preview_command(stack: str, *, project: str = "platform", part: str = "resources") -> list[str]:
+    """What a refresh would change, and nothing else: no state is written (a `--preview-only` refresh
+    takes no lock either). Without `--expect-no-changes`: drift is read from the events, and a
+    non-zero exit means the check itself failed. URN globs: `*` within a URN segment, `**` across.
+
+    - `resources`: every resource but `DRIFT_ROLE_CANNOT_READ` (`--exclude`), the providers as the
+      state records them (no `--run-program`: the program would read secret values).
+    - `databases`: only those (`--target`), with `--run-program`, so the postgresql provider is
+      configured as the program configures it today (the tunnels of this run)."""
+    command = ["pulumi", "refresh", "--stack", stack, "--preview-only", "--json", "--non-interactive",
+               "--color", "never"]  # fmt: skip
+    globs = [f"urn:pulumi:{stack}::{project}::**{token}**" for token in DRIFT_ROLE_CANNOT_READ]
+    if part == "databases":
+        return [*command, "--run-program", *(arg for glob in globs for arg in ("--target", glob))]
+    if part != "resources":
+        raise ValueError(f"part {part!r}: one of {DRIFT_PARTS}")
+    return [*command, *(arg for glob in globs for arg in ("--exclude", glob))]
 
 
 def export_command(stack: str) -> list[str]:

@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
+from components.access import role_keys
 from platform_config import ConfigError
 from platform_config.bootstrap import ALARM_ENDPOINT_KEY, load_bootstrap_config
+from platform_lib.github import environments
 from platform_lib.github import subject as github_subject
 from tools.mock_runtime import ProgramRun, run_program
 from tools.mocks import PlatformMocks
@@ -80,11 +82,23 @@ def people_and_ci_roles(run: ProgramRun) -> set[str]:
 def test_roles_per_account() -> None:
     assert people_and_ci_roles(bootstrap("stg")) == {
         "platform-stg-preview", "platform-stg-deploy-stg", "platform-stg-sre", "platform-stg-developer",
-        "platform-stg-plan",
+        "platform-stg-plan", "platform-stg-drift",
     }  # fmt: skip
     assert people_and_ci_roles(bootstrap("prd")) == {
-        "platform-prd-deploy-prd", "platform-prd-sre", "platform-prd-plan",
+        "platform-prd-deploy-prd", "platform-prd-sre", "platform-prd-plan", "platform-prd-drift",
     }  # fmt: skip
+
+
+@pytest.mark.parametrize("stack", ["stg", "prd"])
+def test_each_github_environment_unlocks_exactly_its_role(stack: str) -> None:
+    run = bootstrap(stack)
+    for environment in environments(stack):
+        subject = github_subject(REPO, environment=environment.name)
+        ci_roles = [key for key in role_keys(stack, developers=True) if key not in ("sre", "developer")]
+        trusting = [key for key in ci_roles if subject in subjects_allowed(trust(run, key))]
+        assert trusting == [environment.role], environment
+    assert all(e.branches == ("main",) for e in environments(stack) if e.role == "drift" or stack == "prd")
+    assert [e.reviewers for e in environments("prd") if e.name == "prd"] == [("sre",)]
 
 
 def test_prd_deploy_role_trusts_only_the_prd_environment() -> None:
@@ -152,9 +166,12 @@ def test_state_bucket_is_versioned_encrypted_private_and_tls_only() -> None:
     assert sse["sseAlgorithm"] == "aws:kms"
     assert run.named("bootstrap-state-public-access").inputs["restrictPublicBuckets"] is True
     statements = json.loads(run.named("bootstrap-state-policy").inputs["policy"])["Statement"]
-    assert {s["Sid"] for s in statements} == {"DenyInsecureTransport", "OnlyNamedRolesReadOrWriteState"}
+    assert {s["Sid"] for s in statements} == {
+        "DenyInsecureTransport", "OnlyNamedRolesReadOrWriteState", "ReadersNeverWriteState",
+    }  # fmt: skip
     assert run.outputs["backendUrl"] == "s3://platform-prd-pulumi-state-123456789012"
-    assert run.outputs["secretsProvider"] == "awskms://alias/pulumi-prd?region=ap-northeast-1"
+    assert run.outputs["secretsProvider"] == "awskms://alias/pulumi-prd?region=ap-northeast-1&context_stack=prd"
+    assert run.outputs["bootstrapSecretsProvider"].endswith("&context_stack=bootstrap-prd")
 
 
 def test_bootstrap_config_errors_name_the_key() -> None:

@@ -12,8 +12,11 @@ from typing import Any
 
 import pytest
 
+from components.access import MANAGED_POLICIES_WORKLOADS_USE, PASSED_TO_SERVICES
+from platform_lib.aws_services import BOOTSTRAP_SERVICES, PLATFORM_SERVICES, iam_prefix
 from tests.components.test_access import ACCOUNTS, bootstrap
-from tests.iam_eval import ADMINISTRATOR_ACCESS, Request, identity_allows, key_allows
+from tests.conftest import stack_run
+from tests.iam_eval import ADMINISTRATOR_ACCESS, Request, identity_allows, key_allows, resource_policy_denies
 from tools.mock_runtime import ProgramRun
 
 STACKS = ("stg", "prd")
@@ -162,3 +165,162 @@ def test_no_statement_names_a_kms_alias_as_its_resource(stack: str) -> None:
                 assert not any(":alias/" in str(t) for t in (targets if isinstance(targets, list) else [targets])), (
                     resource.name
                 )
+
+
+# ------------------------------------------------------------------------------------ the drift role
+
+
+def drift_inline(run: ProgramRun) -> Any:
+    return run.named("bootstrap-access-drift-inline").inputs["policy"]
+
+
+def drift_may(stack: str, action: str, resource: str, **context: str) -> bool:
+    """Worst case: whatever the managed policy grants (here: everything), the inline denies decide."""
+    run = bootstrap(stack)
+    return identity_allows(Request(role(stack, "drift"), action, resource, context), [ADMINISTRATOR_ACCESS,
+                                                                                     drift_inline(run)])  # fmt: skip
+
+
+def state_objects(stack: str, bucket: str = "pulumi-state") -> str:
+    return f"arn:aws:s3:::platform-{stack}-{bucket}-{ACCOUNTS[stack]}/.pulumi/stacks/platform/{stack}.json"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_drift_role_reads_the_states_and_decrypts_only_its_stacks_secrets(stack: str) -> None:
+    run = bootstrap(stack)
+    drift = role(stack, "drift")
+    policies = [drift_inline(run)]  # its own grants, without ReadOnlyAccess
+    for bucket in ("pulumi-state", "bootstrap-state"):
+        objects = state_objects(stack, bucket)
+        assert identity_allows(Request(drift, "s3:GetObject", objects), policies)
+        assert identity_allows(Request(drift, "s3:ListBucket", objects.split("/.pulumi")[0]), policies)
+        bucket_policy = run.named(f"bootstrap-{bucket.replace('pulumi-', '')}-policy").inputs["policy"]
+        assert not resource_policy_denies(Request(drift, "s3:GetObject", objects), bucket_policy)
+        for write in ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"):
+            assert resource_policy_denies(Request(drift, write, objects), bucket_policy), (bucket, write)
+    state_key, secrets_key = key_arn(stack, "state-key"), key_arn(stack, "secrets-key")
+    via_s3 = {"kms:ViaService": "s3.ap-northeast-1.amazonaws.com"}
+    state_key_policy = run.named("bootstrap-state-key").inputs["policy"]
+    secrets_key_policy = run.named("bootstrap-secrets-key").inputs["policy"]
+    assert key_allows(Request(drift, "kms:Decrypt", state_key, via_s3), state_key_policy, policies)
+    assert not key_allows(Request(drift, "kms:Decrypt", state_key), state_key_policy, policies), "only through S3"
+    for context in (stack, f"bootstrap-{stack}"):
+        request = Request(drift, "kms:Decrypt", secrets_key, {"kms:EncryptionContext:stack": context})
+        assert key_allows(request, secrets_key_policy, policies), context
+    other = {"stg": "prd", "prd": "stg"}[stack]
+    for context in ({}, {"kms:EncryptionContext:stack": other}):
+        assert not key_allows(Request(drift, "kms:Decrypt", secrets_key, context), secrets_key_policy, policies)
+    for action in ("kms:GenerateDataKey", "kms:Encrypt", "kms:CreateGrant", "kms:ReEncryptFrom"):
+        request = Request(drift, action, secrets_key, {"kms:EncryptionContext:stack": stack})
+        assert not key_allows(request, secrets_key_policy, [ADMINISTRATOR_ACCESS, drift_inline(run)]), action
+
+
+@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize(
+    ("action", "resource"),
+    [
+        ("secretsmanager:GetSecretValue", "arn:aws:secretsmanager:ap-northeast-1:{a}:secret:platform/{s}/api-x"),
+        ("secretsmanager:GetSecretValue", "arn:aws:secretsmanager:ap-northeast-1:{a}:secret:rds!db-1"),
+        ("secretsmanager:BatchGetSecretValue", "*"),
+        ("ssm:GetParameter", "arn:aws:ssm:ap-northeast-1:{a}:parameter/x"),
+        ("kms:GenerateDataKey", "arn:aws:kms:ap-northeast-1:{a}:key/any"),
+        ("kms:Decrypt", "arn:aws:kms:ap-northeast-1:{a}:key/mail-key"),
+        ("logs:GetLogEvents", "arn:aws:logs:ap-northeast-1:{a}:log-group:/platform/{s}/api:log-stream:x"),
+        ("logs:FilterLogEvents", "arn:aws:logs:ap-northeast-1:{a}:log-group:/platform/{s}/cloudtrail"),
+        ("logs:StartQuery", "arn:aws:logs:ap-northeast-1:{a}:log-group:/platform/{s}/api"),
+        ("logs:StartLiveTail", "*"),
+        ("s3:GetObject", "arn:aws:s3:::platform-{s}-audit-logs-{a}/AWSLogs/x.json.gz"),
+        ("s3:GetObject", "arn:aws:s3:::platform-{s}-raw-mail-{a}/inbound/x"),
+        ("s3:GetObjectVersion", "arn:aws:s3:::any-bucket/key"),
+        ("dynamodb:Scan", "arn:aws:dynamodb:ap-northeast-1:{a}:table/mail-dedup"),
+        ("dynamodb:GetItem", "arn:aws:dynamodb:ap-northeast-1:{a}:table/mail-dedup"),
+        ("sqs:ReceiveMessage", "arn:aws:sqs:ap-northeast-1:{a}:mail"),
+        ("states:GetExecutionHistory", "*"),
+        ("rds:DownloadDBLogFilePortion", "*"),
+        ("ecs:ExecuteCommand", "*"),
+        ("ssm:StartSession", "*"),
+        ("lambda:InvokeFunction", "*"),
+        # no write anywhere, the state included
+        ("s3:PutObject", "arn:aws:s3:::platform-{s}-pulumi-state-{a}/.pulumi/stacks/platform/{s}.json"),
+        ("iam:PutRolePolicy", "arn:aws:iam::{a}:role/platform-{s}-drift"),
+        ("ec2:AuthorizeSecurityGroupIngress", "*"),
+        ("ecs:UpdateService", "*"),
+        ("lambda:UpdateFunctionCode", "*"),
+        ("kms:PutKeyPolicy", "*"),
+        ("sts:AssumeRole", "*"),
+        ("cloudtrail:StopLogging", "*"),
+    ],
+)
+def test_the_drift_role_reads_no_secret_data_key_log_object_or_item_and_writes_nothing(
+    stack: str, action: str, resource: str
+) -> None:
+    assert not drift_may(stack, action, resource.format(a=ACCOUNTS[stack], s=stack))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_drift_role_may_read_the_configuration_of_every_service_the_stacks_use(stack: str) -> None:
+    for service in stack_services() | set(BOOTSTRAP_SERVICES):
+        for action in ("DescribeThing", "GetThingPolicy", "ListTagsForResource"):
+            assert drift_may(stack, f"{service}:{action}", "*"), (service, action)
+
+
+# ------------------------------------------------------------------------------- the deploy roles scoped
+
+
+def stack_types() -> set[str]:
+    return {r.type for variant in ("stg", "prd", "stg+readme", "prd+readme") for r in stack_run(variant).resources}
+
+
+def stack_services() -> set[str]:
+    return {prefix for t in stack_types() if (prefix := iam_prefix(t)) is not None}
+
+
+def scoped_deploy_may(stack: str, action: str, resource: str, **context: str) -> bool:
+    run = bootstrap(stack)
+    policies = [run.named(f"bootstrap-access-deploy-{stack}-services").inputs["policy"],
+                run.named(f"bootstrap-access-deploy-{stack}-guardrails-inline").inputs["policy"]]  # fmt: skip
+    return identity_allows(Request(role(stack, f"deploy-{stack}"), action, resource, context), policies)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_deploy_role_manages_every_service_the_stacks_use_and_no_other(stack: str) -> None:
+    """Holds for any valid config: every resource type of both stacks (and of the README's edits)."""
+    assert stack_services() <= set(PLATFORM_SERVICES), "add the service to PLATFORM_SERVICES"
+    for service in stack_services() - {"iam"}:
+        assert scoped_deploy_may(stack, f"{service}:CreateSomething", "*"), service
+    for service in BOOTSTRAP_SERVICES:
+        assert not scoped_deploy_may(stack, f"{service}:CreateSomething", "*"), service
+    for action in ("iam:CreateUser", "iam:CreateAccessKey", "iam:CreateOpenIDConnectProvider", "sts:AssumeRole",
+                   "organizations:LeaveOrganization", "ssm:PutParameter"):  # fmt: skip
+        assert not scoped_deploy_may(stack, action, "*"), action
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_deploy_role_passes_roles_only_to_their_services_and_attaches_only_known_policies(stack: str) -> None:
+    workload = role(stack, "api-task-role-1a2b3c")
+    boundary_arn = arn(stack, f"policy/platform-{stack}-workload-boundary")
+    assert scoped_deploy_may(stack, "iam:CreateRole", workload, **{"iam:PermissionsBoundary": boundary_arn})
+    assert not scoped_deploy_may(stack, "iam:CreateRole", workload)
+    assert scoped_deploy_may(stack, "iam:PassRole", workload, **{"iam:PassedToService": "ecs-tasks.amazonaws.com"})
+    assert not scoped_deploy_may(stack, "iam:PassRole", workload, **{"iam:PassedToService": "ec2.amazonaws.com"})
+    for guarded in ("sre", "plan", "drift", f"deploy-{stack}"):
+        context = {"iam:PassedToService": "lambda.amazonaws.com"}
+        assert not scoped_deploy_may(stack, "iam:PassRole", role(stack, guarded), **context), guarded
+    admin = {"iam:PolicyARN": "arn:aws:iam::aws:policy/AdministratorAccess"}
+    assert not scoped_deploy_may(stack, "iam:AttachRolePolicy", workload, **admin)
+    monitoring = {"iam:PolicyARN": MANAGED_POLICIES_WORKLOADS_USE[0]}
+    assert scoped_deploy_may(stack, "iam:AttachRolePolicy", workload, **monitoring)
+    own = {"iam:PolicyARN": arn(stack, "policy/api-task-1a2b")}
+    assert scoped_deploy_may(stack, "iam:AttachRolePolicy", workload, **own)
+
+
+def test_every_role_of_the_stacks_is_made_for_a_service_the_deploy_may_pass_it_to() -> None:
+    for variant in ("stg", "prd", "stg+readme", "prd+readme"):
+        for resource in stack_run(variant).of_type("aws:iam/role:Role"):
+            for trust in json.loads(resource.inputs["assumeRolePolicy"])["Statement"]:
+                services = trust.get("Principal", {}).get("Service")
+                if services is not None:
+                    assert set(services if isinstance(services, list) else [services]) <= set(PASSED_TO_SERVICES)
+    for attachment in stack_run("prd").of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment"):
+        policy = str(attachment.inputs["policyArn"])
+        assert policy in MANAGED_POLICIES_WORKLOADS_USE or (":policy/" in policy and ":aws:policy/" not in policy)

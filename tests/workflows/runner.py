@@ -318,8 +318,11 @@ class WorkflowRun:
             context = {"github": {"ref": self.ref, "sha": self.sha, "event_name": self.event_name,
                                   "event": self.event, "repository": "acme-payments/platform"},
                        "inputs": spec["inputs"], "matrix": spec["matrix"], "needs": {}}  # fmt: skip
-            allowed = all(truthy(evaluate(str(c), context, {"failed": False})) for c in spec["if"])
-            if not needs_ok or not allowed:
+            # A job's `if:` sees its needs' results through the status functions (`!cancelled()` runs after
+            # a failed need); without an `if:`, a job runs only when every need succeeded.
+            conditions = [str(c) for c in spec["if"]]
+            allowed = all(truthy(evaluate(c, context, {"failed": not needs_ok})) for c in conditions)
+            if not allowed or (not conditions and not needs_ok):
                 results[key] = JobResult([], "", skipped=True)
                 continue
             workspace = self.root / key.replace("/", "--").replace("[", "-").replace("]", "") / "repo"

@@ -4,7 +4,12 @@ Implements what `tools.github_comment` and `tools.github_issues` call, in GitHub
 GET /repos/{owner}/{repo}/issues/{n}/comments (paginated by per_page and page), POST the same path,
 PATCH /repos/{owner}/{repo}/issues/comments/{id}; GET /repos/{owner}/{repo}/issues?state=open (which,
 as GitHub's does, lists pull requests too, marked by a `pull_request` key), POST /repos/{owner}/{repo}/issues,
-PATCH /repos/{owner}/{repo}/issues/{n} (title, body, state, state_reason).
+PATCH /repos/{owner}/{repo}/issues/{n} (title, body, state, state_reason); and, for
+tools.github_environments, GET/PUT /repos/{owner}/{repo}/environments/{name} (PUT answers 403 to the
+workflow token, as GitHub does without administration), GET/POST
+.../environments/{name}/deployment-branch-policies, DELETE .../deployment-branch-policies/{id} and
+GET /orgs/{org}/teams/{slug}, in the shapes of GitHub's REST reference (protection_rules with
+`required_reviewers` / `branch_policy`, `deployment_branch_policy` or null).
 A comment's author is `github-actions[bot]` for the workflow token and the token's name otherwise;
 `read_only` answers writes with 403, as GitHub does for a fork's pull_request token.
 """
@@ -28,7 +33,25 @@ class FakeGitHub:
     issues: dict[int, dict[str, Any]] = field(default_factory=dict)
     read_only: bool = False
     requests: list[tuple[str, str]] = field(default_factory=list)
+    environments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    branch_policies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    teams: dict[str, int] = field(default_factory=lambda: {"sre": 42, "platform": 41})
     _next_id: int = 1000
+
+    def put_environment(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Store an environment as GitHub shows it back."""
+        rules: list[dict[str, Any]] = []
+        if body.get("reviewers"):
+            slugs = {team_id: slug for slug, team_id in self.teams.items()}
+            reviewers = [{"type": r["type"], "reviewer": {"id": r["id"], "slug": slugs[r["id"]]}}
+                         for r in body["reviewers"]]  # fmt: skip
+            rules.append({"id": 1, "type": "required_reviewers", "reviewers": reviewers,
+                          "prevent_self_review": bool(body.get("prevent_self_review"))})  # fmt: skip
+        policy = body.get("deployment_branch_policy")
+        if policy:
+            rules.append({"id": 2, "type": "branch_policy"})
+        self.environments[name] = {"name": name, "protection_rules": rules, "deployment_branch_policy": policy}
+        return self.environments[name]
 
     def add(self, pr: int, body: str, login: str) -> dict[str, Any]:
         self._next_id += 1
@@ -71,6 +94,18 @@ class FakeGitHub:
             def do_GET(self) -> None:
                 url = urlparse(self.path)
                 api.requests.append(("GET", url.path))
+                if team := re.fullmatch(r"/orgs/[^/]+/teams/([^/]+)", url.path):
+                    if team.group(1) in api.teams:
+                        return self._reply(200, {"id": api.teams[team.group(1)], "slug": team.group(1)})
+                    return self._reply(404, {"message": "Not Found"})
+                if env := re.fullmatch(r"/repos/[^/]+/[^/]+/environments/([^/]+)(/deployment-branch-policies)?",
+                                       url.path):  # fmt: skip
+                    if env.group(1) not in api.environments:
+                        return self._reply(404, {"message": "Not Found"})
+                    if env.group(2):
+                        listed = api.branch_policies.get(env.group(1), [])
+                        return self._reply(200, {"total_count": len(listed), "branch_policies": listed})
+                    return self._reply(200, api.environments[env.group(1)])
                 match = re.fullmatch(r"/repos/[^/]+/[^/]+/issues/(\d+)/comments", url.path)
                 if not match and not re.fullmatch(r"/repos/[^/]+/[^/]+/issues", url.path):
                     return self._reply(404, {"message": "Not Found"})
@@ -89,8 +124,40 @@ class FakeGitHub:
                 loaded: dict[str, Any] = json.loads(self.rfile.read(length) or b"{}")
                 return loaded
 
+            def do_PUT(self) -> None:
+                api.requests.append(("PUT", self.path))
+                env = re.fullmatch(r"/repos/[^/]+/[^/]+/environments/([^/]+)", self.path)
+                if not env:
+                    return self._reply(404, {"message": "Not Found"})
+                if self._login() == "github-actions[bot]" or api.read_only:
+                    return self._reply(403, {"message": "Resource not accessible by integration"})
+                return self._reply(200, api.put_environment(env.group(1), self._body()))
+
+            def do_DELETE(self) -> None:
+                api.requests.append(("DELETE", self.path))
+                env = re.fullmatch(
+                    r"/repos/[^/]+/[^/]+/environments/([^/]+)/deployment-branch-policies/(\d+)", self.path
+                )
+                if not env or self._login() == "github-actions[bot]":
+                    return self._reply(404, {"message": "Not Found"})
+                listed = api.branch_policies.get(env.group(1), [])
+                api.branch_policies[env.group(1)] = [p for p in listed if p["id"] != int(env.group(2))]
+                self.send_response(204)
+                self.end_headers()
+                return None
+
             def do_POST(self) -> None:
                 api.requests.append(("POST", self.path))
+                if env := re.fullmatch(
+                    r"/repos/[^/]+/[^/]+/environments/([^/]+)/deployment-branch-policies", self.path
+                ):
+                    if self._login() == "github-actions[bot]" or env.group(1) not in api.environments:
+                        return self._reply(404, {"message": "Not Found"})
+                    api._next_id += 1
+                    body = self._body()
+                    policy = {"id": api._next_id, "name": body["name"], "type": body.get("type", "branch")}
+                    api.branch_policies.setdefault(env.group(1), []).append(policy)
+                    return self._reply(200, policy)
                 if re.fullmatch(r"/repos/[^/]+/[^/]+/issues", self.path):
                     body = self._body()
                     return self._reply(201, api.add_issue(body["title"], body["body"], self._login()))
