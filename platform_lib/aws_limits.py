@@ -80,3 +80,9 @@ SQS_BATCH_SIZE_WITHOUT_WINDOW = 10
 
 SES_RECIPIENTS_PER_RULE_MAX = 100
 """An SES receipt rule matches at most 100 recipients (Amazon SES API Reference, ReceiptRule)."""
+
+IAM_ROLE_INLINE_POLICIES_MAX_CHARS = 10_240
+"""A role's inline policies together: 10,240 characters, whitespace not counted (IAM and AWS STS
+quotas, "Role policy size", not adjustable)."""
+IAM_MANAGED_POLICY_MAX_CHARS = 6_144
+"""A customer managed policy: 6,144 characters, whitespace not counted (IAM quotas, "Managed policy size")."""

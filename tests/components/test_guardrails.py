@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from components.access import MANAGED_POLICIES_WORKLOADS_USE, PASSED_TO_SERVICES
+from platform_lib.aws_limits import IAM_MANAGED_POLICY_MAX_CHARS, IAM_ROLE_INLINE_POLICIES_MAX_CHARS
 from platform_lib.aws_services import BOOTSTRAP_SERVICES, PLATFORM_SERVICES, iam_prefix
 from tests.components.test_access import ACCOUNTS, bootstrap
 from tests.conftest import stack_run
@@ -324,3 +325,22 @@ def test_every_role_of_the_stacks_is_made_for_a_service_the_deploy_may_pass_it_t
     for attachment in stack_run("prd").of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment"):
         policy = str(attachment.inputs["policyArn"])
         assert policy in MANAGED_POLICIES_WORKLOADS_USE or (":policy/" in policy and ":aws:policy/" not in policy)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_bootstraps_policies_fit_iams_size_quotas(stack: str) -> None:
+    """IAM refuses larger documents at `pulumi up`; the CI roles' policies grew with each guardrail."""
+    run = bootstrap(stack)
+
+    def size(document: str) -> int:
+        return len("".join(document.split()))
+
+    per_role: dict[str, int] = {}
+    for inline in run.of_type("aws:iam/rolePolicy:RolePolicy"):
+        per_role[str(inline.inputs["role"])] = per_role.get(str(inline.inputs["role"]), 0) + size(
+            inline.inputs["policy"]
+        )
+    assert per_role
+    assert max(per_role.values()) <= IAM_ROLE_INLINE_POLICIES_MAX_CHARS, per_role
+    for managed in run.of_type("aws:iam/policy:Policy"):
+        assert size(managed.inputs["policy"]) <= IAM_MANAGED_POLICY_MAX_CHARS, managed.name
