@@ -122,12 +122,27 @@ def _function(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
         yield f"function {r.get('name')} has no description"
 
 
+ACCOUNTLESS_SOURCE_ARNS = {"s3.amazonaws.com"}
+"""Services whose source ARNs carry no account (`arn:aws:s3:::bucket`): only `source_account` pins one."""
+
+
 def _permission(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
+    """A source ARN that names the account (an EventBridge rule, an SNS topic, an SES rule set) pins
+    the caller by itself; an S3 bucket's does not, so S3 needs `source_account` as well."""
     principal = str(r.get("principal", ""))
     if principal == "*":
         yield "the function may be invoked by anyone"
-    elif principal.endswith(".amazonaws.com") and not (r.get("sourceArn") and r.get("sourceAccount")):
-        yield f"{principal} may invoke the function without sourceArn and sourceAccount (confused deputy)"
+        return
+    if not principal.endswith(".amazonaws.com"):
+        return
+    source_arn = r.get("sourceArn")
+    if not source_arn:
+        yield f"{principal} may invoke the function without sourceArn (confused deputy)"
+        return
+    fields = str(source_arn).split(":")
+    accountless = principal in ACCOUNTLESS_SOURCE_ARNS or (len(fields) > 4 and not fields[4])
+    if accountless and not r.get("sourceAccount"):
+        yield f"{principal} may invoke the function from any account's {source_arn} (no sourceAccount)"
 
 
 def _state_machine(r: Resource, config: Mapping[str, Any]) -> Iterator[str]:
@@ -209,8 +224,8 @@ RULES = [
     Rule(id="lambda-function", description="Lambda functions run a current runtime and are described.",
          why="Deprecated runtimes stop receiving security patches.", fix="Use python3.13 (lambda_function.py does).",
          anchors="cdk-nag AwsSolutions-L1; FSBP Lambda.2", types=(FUNCTION,), check=_function),
-    Rule(id="lambda-permission-scoped", description="Service principals may invoke functions only with source "
-         "ARN and account conditions.", why="Without them any account's resource of that service could invoke "
+    Rule(id="lambda-permission-scoped", description="Service principals may invoke functions only with a source "
+         "ARN, and a source account where that ARN names none (S3).", why="Without them any account's resource of that service could invoke "
          "the function (confused deputy).", fix="Set source_arn and source_account on aws.lambda_.Permission.",
          anchors="FSBP Lambda.1; checkov CKV_AWS_364", types=(PERMISSION,), check=_permission),
     Rule(id="step-functions-observable", description="State machines log (at least the configured level), are "

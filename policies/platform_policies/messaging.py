@@ -11,6 +11,7 @@ from platform_policies.helpers import condition_keys, denies_insecure_transport,
 
 QUEUE = "aws:sqs/queue:Queue"
 QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
+REDRIVE_POLICY = "aws:sqs/redrivePolicy:RedrivePolicy"
 TOPIC = "aws:sns/topic:Topic"
 TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy"
 MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
@@ -32,7 +33,7 @@ def _queue_encrypted(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
 def dead_letter_arns(stack: Stack) -> set[str]:
     """Queues used as a dead-letter target by a queue, a schedule, an event target or a function."""
     arns = set()
-    for queue in stack.of_type(QUEUE):
+    for queue in [*stack.of_type(QUEUE), *stack.of_type(REDRIVE_POLICY)]:
         redrive = parse_json(queue.get("redrivePolicy")) or {}
         if redrive.get("deadLetterTargetArn"):
             arns.add(str(redrive["deadLetterTargetArn"]))
@@ -46,11 +47,16 @@ def dead_letter_arns(stack: Stack) -> set[str]:
 
 
 def _has_dlq(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """The redrive policy is the queue's own `redrive_policy` or a separate `aws.sqs.RedrivePolicy`
+    whose `queue_url` is the queue's."""
     dead_letters = dead_letter_arns(stack)
     for queue in stack.of_type(QUEUE):
         if any(arn.endswith(f":{queue.get('name')}") for arn in dead_letters):
             continue  # a DLQ needs no DLQ
-        if not (parse_json(queue.get("redrivePolicy")) or {}).get("deadLetterTargetArn"):
+        separate = [
+            p for p in stack.of_type(REDRIVE_POLICY) if queue.urn in p.property_dependencies.get("queueUrl", ())
+        ]
+        if not any((parse_json(p.get("redrivePolicy")) or {}).get("deadLetterTargetArn") for p in [queue, *separate]):
             yield queue.urn, f"queue {queue.get('name')} has no dead-letter queue"
 
 
@@ -131,7 +137,7 @@ RULES = [
          types=(QUEUE,), check=_queue_encrypted),
     Rule(id="sqs-dead-letter", description="Every queue that is not itself a dead-letter queue has one.",
          why="A message that keeps failing must land somewhere visible, not loop or vanish.",
-         fix="Add a redrive_policy to a DLQ (maxReceiveCount 5).", anchors="cdk-nag AwsSolutions-SQS3",
+         fix="Add a redrive_policy (or an aws.sqs.RedrivePolicy) to a DLQ (maxReceiveCount 5).", anchors="cdk-nag AwsSolutions-SQS3",
          stack_check=_has_dlq),
     Rule(id="sqs-tls-only", description="Every queue's policy denies requests without TLS.",
          why="Messages sent over plain HTTP can be read in transit.",

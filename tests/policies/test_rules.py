@@ -68,6 +68,38 @@ def drop(name: str) -> Change:
     return change
 
 
+def redrive_as_its_own_resource(*, dead_letter: bool = True) -> Change:
+    """The queue's redrive policy moved into an `aws.sqs.RedrivePolicy` (pulumi-aws's standalone form)."""
+
+    def change(resources: Resources) -> None:
+        queue = named(resources, "mail-queue")
+        redrive = copy.deepcopy(queue)
+        document = json.loads(queue.inputs.pop("redrivePolicy"))
+        if not dead_letter:
+            document.pop("deadLetterTargetArn")
+        redrive.type, redrive.name = "aws:sqs/redrivePolicy:RedrivePolicy", "mail-queue-redrive"
+        redrive.urn = queue.urn.replace(
+            "aws:sqs/queue:Queue::mail-queue", "aws:sqs/redrivePolicy:RedrivePolicy::mail-queue-redrive"
+        )
+        redrive.inputs = {
+            "queueUrl": "https://sqs.us-east-1.amazonaws.com/210987654321/mail",
+            "redrivePolicy": json.dumps(document),
+        }
+        redrive.property_dependencies = {"queueUrl": [queue.urn]}
+        resources.append(redrive)
+
+    return change
+
+
+def invoked_by(principal: str, source_arn: str) -> Change:
+    def change(resources: Resources) -> None:
+        permission = named(resources, "mail-status-invoke")
+        permission.inputs.update(principal=principal, sourceArn=source_arn)
+        permission.inputs.pop("sourceAccount", None)
+
+    return change
+
+
 def edit_json(name: str, key: str, edit: Callable[[Any], None]) -> Change:
     def change(resources: Resources) -> None:
         resource = named(resources, name)
@@ -160,6 +192,7 @@ CASES = [
     Case("ecr-lifecycle", ("api-repository", "api-repository-lifecycle"), drop("api-repository-lifecycle")),
     Case("lambda-function", ("mail-dispatcher-function",), set_input("mail-dispatcher-function", "runtime", "python3.9")),
     Case("lambda-permission-scoped", ("mail-status-invoke",), drop_input("mail-status-invoke", "sourceArn")),
+    Case("lambda-permission-scoped", ("mail-status-invoke",), invoked_by("s3.amazonaws.com", "arn:aws:s3:::platform-stg-inbox"), good=invoked_by("events.amazonaws.com", "arn:aws:events:ap-northeast-1:210987654321:rule/platform-stg-x"), label="bucket-arn-names-no-account"),
     Case("step-functions-observable", ("settlement-state-machine",), set_input("settlement-state-machine", "tracingConfiguration", {"enabled": False})),
     Case("step-functions-observable", ("settlement-state-machine",), edit_json("settlement-state-machine", "definition", lambda d: d["States"]["Run ECS Task"].pop("Catch")), label="no-catch"),
     Case("schedules-valid", ("settlement-schedule",), set_input("settlement-schedule", "scheduleExpression", "cron(0 5 * * * *)")),
@@ -176,6 +209,7 @@ CASES = [
     Case("elb-tls", ("cluster-https",), set_input("cluster-https", "sslPolicy", "ELBSecurityPolicy-2016-08"), label="old-tls"),
     Case("sqs-encrypted", ("mail-queue",), drop_input("mail-queue", "kmsMasterKeyId")),
     Case("sqs-dead-letter", ("mail-queue", "mail-dlq"), drop_input("mail-queue", "redrivePolicy")),
+    Case("sqs-dead-letter", ("mail-queue", "mail-dlq"), redrive_as_its_own_resource(dead_letter=False), good=redrive_as_its_own_resource(), label="separate-redrive-policy"),
     Case("sqs-tls-only", ("mail-queue", "mail-queue-policy"), drop("mail-queue-policy")),
     Case("resource-policies-scoped", ("mail-queue-policy",), edit_json("mail-queue-policy", "policy", lambda d: d["Statement"][0].pop("Condition"))),
     Case("sns-encrypted", ("mail-topic",), drop_input("mail-topic", "kmsMasterKeyId")),
