@@ -19,7 +19,7 @@ from platform_config.apps import LoadBalancerConfig
 from platform_config.context import StackContext
 from platform_config.tags import component_tags
 from platform_lib.containers import DatadogSettings
-from platform_lib.iam import statement
+from platform_lib.iam import key_policy, statement
 
 HTTP, HTTPS = 80, 443
 ELB_LOG_ACCOUNTS = {
@@ -65,18 +65,35 @@ class Cluster(Component, token="platform:apps:Cluster"):
         self.tags = component_tags(service="platform", component="cluster")
         self.cluster_name = ctx.physical_name()
 
+        exec_logs = f"/platform/{ctx.environment}/ecs-exec"
+        # ECS Exec transcripts (whatever an operator typed and saw in a task, card data included) are
+        # encrypted by CloudWatch Logs with this key: the key policy lets the Logs service use it for
+        # that one log group only (the encryption context names it); people and roles go through IAM.
         self.key = aws.kms.Key(
             f"{name}-key",
-            description=f"{self.cluster_name}: ECS Exec sessions and shared task secrets",
+            description=f"{self.cluster_name}: ECS Exec sessions and their transcripts, shared task secrets",
             enable_key_rotation=True,
             deletion_window_in_days=ctx.profile.kms_deletion_window_days,
+            policy=key_policy(
+                ctx.account_id,
+                statement(
+                    "LogsEncryptsTheExecTranscripts",
+                    ["kms:Decrypt*", "kms:Describe*", "kms:Encrypt*", "kms:GenerateDataKey*", "kms:ReEncrypt*"],
+                    ["*"],
+                    principals={"Service": f"logs.{ctx.region}.amazonaws.com"},
+                    conditions={
+                        "ArnEquals": {"kms:EncryptionContext:aws:logs:arn": ctx.arn("logs", f"log-group:{exec_logs}")}
+                    },
+                ),
+            ),
             tags=self.tags,
             opts=self.child(protect=protect),
         )
         self.exec_log_group = aws.cloudwatch.LogGroup(
             f"{name}-exec-logs",
-            name=f"/platform/{ctx.environment}/ecs-exec",
+            name=exec_logs,
             retention_in_days=ctx.profile.log_retention_days,
+            kms_key_id=self.key.arn,
             tags=self.tags,
             opts=self.child(),
         )
@@ -90,7 +107,7 @@ class Cluster(Component, token="platform:apps:Cluster"):
                     logging="OVERRIDE",
                     log_configuration=aws.ecs.ClusterConfigurationExecuteCommandConfigurationLogConfigurationArgs(
                         cloud_watch_log_group_name=self.exec_log_group.name,
-                        cloud_watch_encryption_enabled=False,
+                        cloud_watch_encryption_enabled=True,
                     ),
                 )
             ),

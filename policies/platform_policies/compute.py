@@ -33,9 +33,32 @@ def _insights(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
     settings = {s.get("name"): s.get("value") for s in r.get("settings") or []}
     if settings.get("containerInsights") not in {"enabled", "enhanced"}:
         yield f"cluster {r.get('name')} does not collect Container Insights"
-    exec_config = ((r.get("configuration") or {}).get("executeCommandConfiguration")) or {}
-    if exec_config and (not exec_config.get("kmsKeyId") or exec_config.get("logging") == "NONE"):
-        yield f"cluster {r.get('name')}: ECS Exec sessions are not encrypted with a key and logged"
+    yield from _exec_sessions(str(r.get("name")), (r.get("configuration") or {}).get("executeCommandConfiguration"))
+
+
+def _exec_sessions(cluster: str, exec_config: Any) -> Iterator[str]:
+    """checkov CKV_AWS_224 whole: sessions encrypted with a key, logged to a destination of the cluster's
+    own (`OVERRIDE`), and that destination encrypted (the transcripts hold what an operator saw)."""
+    if not isinstance(exec_config, Mapping):
+        yield f"cluster {cluster}: ECS Exec has no configuration (sessions neither encrypted with a key nor logged)"
+        return
+    if not exec_config.get("kmsKeyId"):
+        yield f"cluster {cluster}: ECS Exec sessions are not encrypted with a customer key (kmsKeyId)"
+    if exec_config.get("logging") != "OVERRIDE":
+        yield f"cluster {cluster}: ECS Exec logging is {exec_config.get('logging') or 'DEFAULT'}, not OVERRIDE"
+        return
+    log = exec_config.get("logConfiguration")
+    log = log if isinstance(log, Mapping) else {}
+    destinations = {
+        "cloudWatchLogGroupName": "cloudWatchEncryptionEnabled",
+        "s3BucketName": "s3BucketEncryptionEnabled",
+    }
+    configured = [name for name in destinations if log.get(name)]
+    if not configured:
+        yield f"cluster {cluster}: ECS Exec logging names no log group or bucket"
+    for name in configured:
+        if log.get(destinations[name]) is not True:
+            yield f"cluster {cluster}: ECS Exec transcripts in {log.get(name)} are not encrypted ({destinations[name]})"
 
 
 def _task(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:

@@ -345,6 +345,19 @@ def test_cluster_encrypts_and_logs_exec_sessions(platform: ProgramRun) -> None:
     assert exec_config["kmsKeyId"] == f"arn:aws:kms:ap-northeast-1:{_account(platform)}:key/mock-cluster-key"
     assert exec_config["logging"] == "OVERRIDE"
     assert cluster["settings"] == [{"name": "containerInsights", "value": "enabled"}]
+    # The transcripts: encrypted by CloudWatch Logs with the cluster key, which lets Logs use it for
+    # that one log group (the encryption context names it) and nobody else but through IAM.
+    log = exec_config["logConfiguration"]
+    assert log["cloudWatchEncryptionEnabled"] is True
+    group = platform.named("cluster-exec-logs").inputs
+    assert group["name"] == log["cloudWatchLogGroupName"]
+    assert group["kmsKeyId"] == exec_config["kmsKeyId"]
+    statements = {s["Sid"]: s for s in json.loads(platform.named("cluster-key").inputs["policy"])["Statement"]}
+    logs = statements["LogsEncryptsTheExecTranscripts"]
+    assert logs["Principal"] == {"Service": "logs.ap-northeast-1.amazonaws.com"}
+    assert logs["Condition"] == {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": (
+        f"arn:aws:logs:ap-northeast-1:{_account(platform)}:log-group:{group['name']}")}}  # fmt: skip
+    assert set(statements) == {"AccountAdministersThroughIam", "LogsEncryptsTheExecTranscripts"}
     providers = platform.named("cluster-capacity").inputs
     assert providers["capacityProviders"] == ["FARGATE", "FARGATE_SPOT"]
 

@@ -91,6 +91,14 @@ def redrive_as_its_own_resource(*, dead_letter: bool = True) -> Change:
     return change
 
 
+def exec_logging(**changes: Any) -> Change:
+    def change(resources: Resources) -> None:
+        exec_config = named(resources, "cluster-cluster").inputs["configuration"]["executeCommandConfiguration"]
+        exec_config["logConfiguration"].update(changes)
+
+    return change
+
+
 def invoked_by(principal: str, source_arn: str) -> Change:
     def change(resources: Resources) -> None:
         permission = named(resources, "mail-status-invoke")
@@ -180,6 +188,9 @@ CASES = [
     Case("dynamodb-recovery-and-encryption", ("mail-table",), set_input("mail-table", "pointInTimeRecovery", {"enabled": False})),
     Case("dynamodb-deletion-protection", ("mail-table",), set_input("mail-table", "deletionProtectionEnabled", False), stack="prd"),
     Case("ecs-cluster-observable", ("cluster-cluster",), set_input("cluster-cluster", "settings", [{"name": "containerInsights", "value": "disabled"}])),
+    Case("ecs-cluster-observable", ("cluster-cluster",), exec_logging(cloudWatchEncryptionEnabled=False), label="exec-transcripts-unencrypted"),
+    Case("ecs-cluster-observable", ("cluster-cluster",), exec_logging(s3BucketName="exec-transcripts"), label="exec-bucket-unencrypted"),
+    Case("ecs-cluster-observable", ("cluster-cluster",), drop_input("cluster-cluster", "configuration"), label="no-exec-configuration"),
     Case("ecs-task-hardening", ("api-task",), edit_json("api-task", "containerDefinitions", each_container(lambda c: c.update(privileged=True)))),
     Case("ecs-task-hardening", ("api-task",), lambda rs: named(rs, "api-task").inputs.update(taskRoleArn=named(rs, "api-task").inputs["executionRoleArn"]), label="one-role"),
     Case("no-plain-secrets", ("api-task",), edit_json("api-task", "containerDefinitions", lambda cs: cs[0]["environment"].append({"name": "DB_PASSWORD", "value": "x"}))),
