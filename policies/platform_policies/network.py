@@ -49,6 +49,28 @@ def _subnet(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
         yield f"subnet {r.name} gives every interface a public IP"
 
 
+def port_range(from_port: Any, to_port: Any) -> tuple[int, int]:
+    """A rule's ports as AWS reads them: absent, -1 (every protocol) or not a whole number means every
+    port; values are clamped to 0-65535."""
+
+    def port(value: Any, default: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            return default
+        try:
+            number = int(value)
+        except (ValueError, OverflowError):
+            return default
+        return default if number < 0 else min(number, 65535)
+
+    low, high = port(from_port, 0), port(to_port, 65535)
+    return (low, high) if low <= high else (high, low)
+
+
+def ports_within(low: int, high: int, allowed: set[int]) -> bool:
+    """Whether every port of low-high is allowed, in time bounded by the allowed set, not by the range."""
+    return high - low + 1 <= len(allowed) and all(p in allowed for p in range(low, high + 1))
+
+
 def _world_ingress(stack: Stack, config: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     """0.0.0.0/0 in, only on the allowed ports, and only to groups attached to an internet-facing load balancer."""
     allowed_ports = {int(p) for p in config.get("publicPorts", [80, 443])}
@@ -70,14 +92,11 @@ def _world_ingress(stack: Stack, config: Mapping[str, Any]) -> Iterator[tuple[st
         if not cidrs & WORLD:
             continue
         target_groups = set(rule.property_dependencies.get("securityGroupId", ()))
-        ports = set(range(int(rule.get("fromPort") or 0), int(rule.get("toPort") or 65535) + 1))
+        low, high = port_range(rule.get("fromPort"), rule.get("toPort"))
         if not target_groups & public_groups:
             yield rule.urn, "ingress from anywhere to a group that is not an internet-facing load balancer's"
-        elif not ports <= allowed_ports:
-            yield (
-                rule.urn,
-                f"ingress from anywhere on ports {min(ports)}-{max(ports)}; allowed: {sorted(allowed_ports)}",
-            )
+        elif not ports_within(low, high, allowed_ports):
+            yield rule.urn, f"ingress from anywhere on ports {low}-{high}; allowed: {sorted(allowed_ports)}"
     for security_group in stack.of_type(SG):
         for inline in security_group.get("ingress") or []:
             if set(as_list(inline.get("cidrBlocks"))) & WORLD:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -212,6 +213,8 @@ CASES = [
     Case("vpc-default-sg-closed", ("network-default-sg",), set_input("network-default-sg", "ingress", [{"protocol": "-1", "fromPort": 0, "toPort": 0, "self": True}])),
     Case("subnet-no-public-ip", ("network-subnet-public-ap-northeast-1a",), set_input("network-subnet-public-ap-northeast-1a", "mapPublicIpOnLaunch", True)),
     Case("sg-no-world-ingress", (ALB, "cluster-alb-sg", "cluster-alb-from-internet-443"), lambda rs: named(rs, "cluster-alb-from-internet-443").inputs.update(fromPort=22, toPort=22)),
+    Case("sg-no-world-ingress", (ALB, "cluster-alb-sg", "cluster-alb-from-internet-443"), lambda rs: named(rs, "cluster-alb-from-internet-443").inputs.update(fromPort=443, toPort=10**18), label="a-huge-port-range"),
+    Case("sg-no-world-ingress", (ALB, "cluster-alb-sg", "cluster-alb-from-internet-443"), lambda rs: named(rs, "cluster-alb-from-internet-443").inputs.update(fromPort=-1, toPort="all"), label="every-port-written-oddly"),
     Case("sg-no-world-ingress", ("api-sg", "cluster-alb-from-internet-443"), lambda rs: named(rs, "cluster-alb-from-internet-443").property_dependencies.update(securityGroupId=[named(rs, "api-sg").urn]), good=lambda rs: rs.remove(named(rs, "cluster-alb-from-internet-443")), label="not-the-load-balancer"),
     Case("sg-described", ("network-endpoints-sg",), set_input("network-endpoints-sg", "description", "")),
     Case("elb-hardening", (ALB,), set_input(ALB, "dropInvalidHeaderFields", False)),
@@ -280,3 +283,13 @@ def test_rules_state_why_and_how_to_fix() -> None:
         assert len(rule.why) > 20
         assert len(rule.fix) > 10
         assert rule.anchors
+
+
+def test_a_huge_port_range_is_judged_without_enumerating_it(pack: PolicyPackServer) -> None:
+    """A range of 10**18 ports once made the rule build a set of that size; now it is a bound check."""
+    resources = pick("stg", (ALB, "cluster-alb-sg", "cluster-alb-from-internet-443"))
+    named(resources, "cluster-alb-from-internet-443").inputs.update(fromPort=0, toPort=10**18)
+    started = time.monotonic()
+    found = [v for v in violations(pack, resources, {}) if v.policy == "sg-no-world-ingress"]
+    assert time.monotonic() - started < 10
+    assert any("ports 0-65535" in v.message for v in found)
