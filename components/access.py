@@ -156,12 +156,12 @@ class Access(Component, token="platform:access:Access"):
                 ),
             )
         trusted_by = {e.role: e.name for e in environments(env)}
-        github = {key: github_trust(provider_arn, github_subject(args.repository, environment=name))
+        trusts = {key: github_trust(provider_arn, github_subject(args.repository, environment=name))
                   for key, name in trusted_by.items()}  # fmt: skip
-        plan = self._role("plan", github["plan"])
+        plan = self._role("plan", trusts["plan"])
         self._attach(plan, "plan", READ_ONLY)
         self._inline(plan, "plan", *state, *plan_statements(env, args.account_id, args.region))
-        drift = self._role("drift", github["drift"])
+        drift = self._role("drift", trusts["drift"])
         self._attach(drift, "drift", READ_ONLY)
         self._inline(
             drift,
@@ -174,11 +174,11 @@ class Access(Component, token="platform:access:Access"):
                 args.secrets_key_arn,
             ),
         )
-        deploy = self._role(f"deploy-{env}", github[f"deploy-{env}"])
+        deploy = self._role(f"deploy-{env}", trusts[f"deploy-{env}"])
         self.deploy_policy = aws.iam.Policy(
             f"{name}-deploy-{env}-services",
             name=f"platform-{env}-deploy",
-            description="What the platform program manages: its services, workload roles, state (issue 20)",
+            description="What the platform program manages: its services, its workload roles, its state",
             policy=policy_document(*deploy_statements(env, args.account_id, args.region)),
             tags=self.tags,
             opts=self.child(),
