@@ -27,7 +27,7 @@ import pulumi_aws as aws
 from components.base import Component, Out
 from components.buckets import PrivateBucket, PrivateBucketArgs
 from platform_config.bootstrap import DetectiveControls
-from platform_lib.iam import Statement, key_policy, policy_document, service_trust_policy, statement
+from platform_lib.iam import Statement, key_policy, logs_may_encrypt, policy_document, service_trust_policy, statement
 
 CONFIG_ROLE_POLICY = "arn:aws:iam::aws:policy/service-role/AWS_ConfigRole"
 SECURITY_HUB_STANDARDS = {
@@ -204,15 +204,7 @@ class AccountBaseline(Component, token="platform:bootstrap:AccountBaseline"):
                 principals={"Service": "config.amazonaws.com"},
                 conditions=source,
             ),
-            statement(
-                "LogsEncryptTheTrailCopy",
-                ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"],
-                ["*"],
-                principals={"Service": f"logs.{region}.amazonaws.com"},
-                conditions={
-                    "ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{region}:{account}:log-group:*"}
-                },
-            ),
+            logs_may_encrypt("LogsEncryptTheTrailCopy", region, f"arn:aws:logs:{region}:{account}:log-group:*"),
             statement(
                 "CloudWatchPublishesAlarms",
                 ["kms:Decrypt", "kms:GenerateDataKey*"],

@@ -19,7 +19,7 @@ from platform_config.apps import LoadBalancerConfig
 from platform_config.context import StackContext
 from platform_config.tags import component_tags
 from platform_lib.containers import DatadogSettings
-from platform_lib.iam import key_policy, statement
+from platform_lib.iam import key_policy, logs_may_encrypt, statement
 
 HTTP, HTTPS = 80, 443
 ELB_LOG_ACCOUNTS = {
@@ -76,14 +76,8 @@ class Cluster(Component, token="platform:apps:Cluster"):
             deletion_window_in_days=ctx.profile.kms_deletion_window_days,
             policy=key_policy(
                 ctx.account_id,
-                statement(
-                    "LogsEncryptsTheExecTranscripts",
-                    ["kms:Decrypt*", "kms:Describe*", "kms:Encrypt*", "kms:GenerateDataKey*", "kms:ReEncrypt*"],
-                    ["*"],
-                    principals={"Service": f"logs.{ctx.region}.amazonaws.com"},
-                    conditions={
-                        "ArnEquals": {"kms:EncryptionContext:aws:logs:arn": ctx.arn("logs", f"log-group:{exec_logs}")}
-                    },
+                logs_may_encrypt(
+                    "LogsEncryptsTheExecTranscripts", ctx.region, ctx.arn("logs", f"log-group:{exec_logs}")
                 ),
             ),
             tags=self.tags,

@@ -78,6 +78,19 @@ def service_trust_policy(service: str, *, source_account: str, source_arn: str |
     )
 
 
+def logs_may_encrypt(sid: str, region: str, log_groups: str) -> Statement:
+    """The key-policy statement that lets CloudWatch Logs encrypt the named log groups (an ARN, or an
+    ARN pattern) with the key: the encryption context names the group (CloudWatch Logs guide,
+    "Encrypt log data using AWS KMS")."""
+    return statement(
+        sid,
+        ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"],
+        ["*"],
+        principals={"Service": f"logs.{region}.amazonaws.com"},
+        conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups}},
+    )
+
+
 def key_policy(account_id: str, *statements: Statement) -> pulumi.Output[str]:
     """A KMS key policy: the account administers the key through IAM (AWS's default, and what keeps a key
     from becoming unmanageable), plus the service statements a key needs (who may encrypt, decrypt)."""
