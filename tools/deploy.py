@@ -245,14 +245,14 @@ def drift_report(
     cwd: Path = PROJECT_DIR,
 ) -> int:
     """Open or update the check's drift issue, or close it when drift is gone. A failed check touches no issue."""
-    stack = drift_check.check_name(stack, part=part, project=project)
-    path = out_dir / f"{stack}.json"
+    name = drift_check.check_name(stack, part=part, project=project)
+    path = out_dir / f"{name}.json"
     if not path.is_file():
-        print(f"::error::no drift result for {stack}: the check did not run", file=sys.stderr)
+        print(f"::error::no drift result for {name}: the check did not run", file=sys.stderr)
         return EXIT_FAILED
     check = drift_check.DriftCheck.from_json(json.loads(path.read_text()))
     if check.status == drift_check.FAILED:
-        print(f"::error::the drift check of {stack} failed; no issue is changed", file=sys.stderr)
+        print(f"::error::the drift check of {name} failed; no issue is changed", file=sys.stderr)
         return EXIT_FAILED
     repo, token = os.environ.get("GITHUB_REPOSITORY", ""), os.environ.get("GH_TOKEN", "")
     if not repo or not token:
@@ -262,10 +262,10 @@ def drift_report(
     try:
         if check.status == drift_check.DRIFT:
             body = drift_check.issue_body(check, commit=current_commit(cwd), run_url=gha.run_url())
-            print(f"{stack}: drift issue {open_or_update(request, repo, title=drift_check.title(stack), body=body)}")
+            print(f"{name}: drift issue {open_or_update(request, repo, title=drift_check.title(name), body=body)}")
         else:
-            comment = drift_check.resolved_comment(stack, run_url=gha.run_url())
-            print(f"{stack}: drift issue {close(request, repo, marker=drift_check.marker(stack), comment=comment)}")
+            comment = drift_check.resolved_comment(name, run_url=gha.run_url())
+            print(f"{name}: drift issue {close(request, repo, marker=drift_check.marker(name), comment=comment)}")
     except GitHubError as error:
         print(f"::error::{error}", file=sys.stderr)
         return EXIT_FAILED
