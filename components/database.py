@@ -19,12 +19,14 @@ from components.secrets import SecretRef, secret_read_statements
 from platform_config.context import StackContext
 from platform_config.databases import DatabaseConfig
 from platform_config.tags import CARD_DATA_SCOPE, component_tags
-from platform_lib.iam import policy_document, service_trust_policy
+from platform_lib.iam import key_policy, logs_may_encrypt, policy_document, service_trust_policy
 
 MASTER_USERNAME = "platform_admin"
 """Not `postgres`: a default admin name is the first guess of any credential-stuffing attempt."""
 CA_CERTIFICATE = "rds-ca-rsa2048-g1"
 ENHANCED_MONITORING_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+EXPORTED_LOGS = ("postgresql", "upgrade")
+"""The logs the instance exports to CloudWatch Logs, each to `/aws/rds/instance/<identifier>/<log>`."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,11 +62,18 @@ class Database(Component, token="platform:database:Database"):
             data_scope=CARD_DATA_SCOPE if settings.card_data else None,
         )
 
+        log_prefix = f"/aws/rds/instance/{self.identifier}"
         self.key = aws.kms.Key(
             f"{name}-key",
             description=f"RDS {self.identifier}: storage, master secret, Performance Insights, user secrets",
             enable_key_rotation=True,
             deletion_window_in_days=ctx.profile.kms_deletion_window_days,
+            policy=key_policy(
+                ctx.account_id,
+                logs_may_encrypt(
+                    "LogsEncryptsTheDatabaseLogs", ctx.region, ctx.arn("logs", f"log-group:{log_prefix}/*")
+                ),
+            ),
             tags=self.tags,
             opts=self.child(protect=protect),
         )
@@ -113,6 +122,19 @@ class Database(Component, token="platform:database:Database"):
             policy_arn=ENHANCED_MONITORING_POLICY,
             opts=self.child(),
         )
+        # Declared before the instance exports to them: RDS would otherwise create them itself, without a
+        # key and kept forever. The server log holds who connected and every DDL statement (audit trail).
+        self.log_groups = [
+            aws.cloudwatch.LogGroup(
+                f"{name}-{log}-logs",
+                name=f"{log_prefix}/{log}",
+                retention_in_days=ctx.profile.log_retention_days,
+                kms_key_id=self.key.arn,
+                tags=self.tags,
+                opts=self.child(protect=protect),
+            )
+            for log in EXPORTED_LOGS
+        ]
         self.instance = aws.rds.Instance(
             f"{name}-instance",
             identifier=self.identifier,
@@ -150,10 +172,10 @@ class Database(Component, token="platform:database:Database"):
             performance_insights_retention_period=settings.performance_insights_retention_days,
             monitoring_interval=settings.monitoring_interval_seconds,
             monitoring_role_arn=monitoring_role.arn if settings.monitoring_interval_seconds else None,
-            enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
+            enabled_cloudwatch_logs_exports=list(EXPORTED_LOGS),
             apply_immediately=False,
             tags=self.tags,
-            opts=self.child(protect=protect),
+            opts=self.child(protect=protect, depends_on=self.log_groups),
         )
         master_secret_arn = self.instance.master_user_secrets.apply(_master_secret_arn)
         self.users = PostgresUsers(
@@ -212,9 +234,14 @@ def _master_secret_arn(secrets: Sequence[aws.rds.outputs.InstanceMasterUserSecre
 
 
 def parameter_settings(settings: DatabaseConfig) -> dict[str, str]:
-    """The instance parameters: TLS only, and enough logging to investigate slow or failed sessions."""
+    """The instance parameters: TLS only, and enough logging to investigate slow or failed sessions, but
+    no bind parameter values (card numbers, tokens) in any logged statement, failing ones included.
+    Passwords never reach the server in clear (components/postgres_users.py sends SCRAM verifiers)."""
     return {
         "rds.force_ssl": "1",
+        "password_encryption": "scram-sha-256",
+        "log_parameter_max_length": "0",
+        "log_parameter_max_length_on_error": "0",
         "log_min_duration_statement": str(settings.log_min_duration_statement_ms),
         "log_connections": "1",
         "log_disconnections": "1",

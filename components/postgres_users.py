@@ -2,7 +2,13 @@
 
 One explicit provider per database, connecting as the RDS master user with TLS (`sslmode=require`)
 and `superuser=false` (the RDS master is only `rds_superuser`). Each login role gets a generated
-password stored, with the connection details, in its own KMS-encrypted Secrets Manager secret.
+password stored, with the connection details, in its own KMS-encrypted Secrets Manager secret. The
+server is given only the password's SCRAM-SHA-256 verifier (`platform_lib/scram.py`): the provider
+sends `CREATE ROLE ... PASSWORD '<value>'` as statement text, which the server logs.
+
+The grants on one schema run one after another: the provider locks the grantee role, not the schema,
+and two grants on one schema update the same catalog row (`tuple concurrently updated`).
+`tests/postgres/` applies all of it to a real PostgreSQL 16 server.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from components.secrets import as_secret
 from platform_config.context import StackContext
 from platform_config.databases import DatabaseConfig, DatabaseUser, RoleKind
 from platform_config.tags import component_tags
+from platform_lib.scram import SALT_BYTES, verifier_from_base64_salt
 
 TABLE_PRIVILEGES: dict[RoleKind, list[str]] = {
     "readwrite": ["DELETE", "INSERT", "SELECT", "UPDATE"],
@@ -32,6 +39,9 @@ SEQUENCE_PRIVILEGES: dict[RoleKind, list[str]] = {
 PASSWORD_LENGTH = 40
 """Letters and digits only (safe unquoted in a DSN or URL): about 238 bits."""
 CONNECT_TIMEOUT_SECONDS = 15
+INSTANCE_DATABASES = ("postgres", "template1")
+"""The databases every RDS instance has, owned by the master user, that PUBLIC may connect to by default.
+(`rdsadmin` and `template0` refuse connections.)"""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,6 +82,7 @@ class PostgresUsers(Component, token="platform:database:PostgresUsers"):
         self._pg = pulumi.ResourceOptions(parent=self, provider=self.provider)
         owner = settings.owner()
         self._passwords: dict[str, random.RandomPassword] = {}
+        self._grants_on_schema: dict[str, list[pulumi.Resource]] = {}
         self.roles = {user.name: self._role(user) for user in settings.users}
         # On RDS the master must be a member of the owner role to create a database owned by it.
         master_in_owner = postgresql.GrantRole(
@@ -86,7 +97,6 @@ class PostgresUsers(Component, token="platform:database:PostgresUsers"):
             owner=self.roles[owner.name].name,
             opts=self._pg.merge(pulumi.ResourceOptions(depends_on=[master_in_owner])),
         )
-        self._lock_down_public()
         self.schemas = {
             schema: postgresql.Schema(
                 f"{name}-schema-{schema}",
@@ -98,6 +108,7 @@ class PostgresUsers(Component, token="platform:database:PostgresUsers"):
             )
             for schema in settings.schemas
         }
+        self._lock_down_public()
         for user in settings.users:
             if user.role != "owner":
                 self._grant(user, owner)
@@ -116,11 +127,15 @@ class PostgresUsers(Component, token="platform:database:PostgresUsers"):
             opts=self.child(),
         )
         self._passwords[user.name] = password
+        salt = random.RandomBytes(f"{self._name}-{user.name}-scram-salt", length=SALT_BYTES, opts=self.child())
+        scram_verifier = pulumi.Output.all(password.result, salt.base64).apply(
+            lambda values: verifier_from_base64_salt(values[0], values[1])
+        )
         return postgresql.Role(
             f"{self._name}-role-{user.name}",
             name=user.name,
             login=True,
-            password=password.result,
+            password=as_secret(scram_verifier),
             superuser=False,
             create_role=False,
             create_database=False,
@@ -132,25 +147,39 @@ class PostgresUsers(Component, token="platform:database:PostgresUsers"):
         )
 
     def _lock_down_public(self) -> None:
-        """Nobody gets what they were not granted: PUBLIC loses CONNECT/TEMP on the database and
-        everything (CREATE included) on schema public."""
-        postgresql.Grant(
-            f"{self._name}-revoke-public-database",
-            database=self.database.name,
-            role="public",
-            object_type="database",
-            privileges=[],
-            opts=self._pg,
+        """Nobody gets what they were not granted: PUBLIC loses CONNECT/TEMP on the database and on the
+        instance's own databases, and everything (CREATE included) on schema public."""
+        databases: dict[str, pulumi.Input[str]] = {"database": self.database.name}
+        databases.update({name: name for name in INSTANCE_DATABASES})
+        for resource_suffix, database in databases.items():
+            postgresql.Grant(
+                f"{self._name}-revoke-public-{resource_suffix}",
+                database=database,
+                role="public",
+                object_type="database",
+                privileges=[],
+                opts=self._pg,
+            )
+        self._schema_queue("public").append(
+            postgresql.Grant(
+                f"{self._name}-revoke-public-schema",
+                database=self.database.name,
+                role="public",
+                schema="public",
+                object_type="schema",
+                privileges=[],
+                opts=self._schema_opts("public"),
+            )
         )
-        postgresql.Grant(
-            f"{self._name}-revoke-public-schema",
-            database=self.database.name,
-            role="public",
-            schema="public",
-            object_type="schema",
-            privileges=[],
-            opts=self._pg,
-        )
+
+    def _schema_opts(self, schema: str) -> pulumi.ResourceOptions:
+        """Options for the next grant on `schema`: after the schema and after the schema's last grant."""
+        after = [r for r in (self.schemas.get(schema), *self._grants_on_schema.get(schema, [])[-1:]) if r is not None]
+        return self._pg.merge(pulumi.ResourceOptions(depends_on=after))
+
+    def _schema_queue(self, schema: str) -> list[pulumi.Resource]:
+        """The grants on `schema` in the order they run (see the module docstring for why they queue)."""
+        return self._grants_on_schema.setdefault(schema, [])
 
     def _grant(self, user: DatabaseUser, owner: DatabaseUser) -> None:
         role = self.roles[user.name].name
@@ -164,41 +193,46 @@ class PostgresUsers(Component, token="platform:database:PostgresUsers"):
             opts=self._pg,
         )
         for schema in user.schemas:
-            depends = [self.schemas[schema]] if schema in self.schemas else []
-            opts = self._pg.merge(pulumi.ResourceOptions(depends_on=depends))
-            postgresql.Grant(
-                f"{prefix}-{schema}-usage",
-                database=self.database.name,
-                role=role,
-                schema=schema,
-                object_type="schema",
-                privileges=["USAGE"],
-                opts=opts,
+            queue = self._schema_queue(schema)
+            queue.append(
+                postgresql.Grant(
+                    f"{prefix}-{schema}-usage",
+                    database=self.database.name,
+                    role=role,
+                    schema=schema,
+                    object_type="schema",
+                    privileges=["USAGE"],
+                    opts=self._schema_opts(schema),
+                )
             )
             privileges = {"table": TABLE_PRIVILEGES[user.role], "sequence": SEQUENCE_PRIVILEGES.get(user.role)}
             for object_type, granted in privileges.items():
                 if not granted:
                     continue
-                postgresql.Grant(
-                    f"{prefix}-{schema}-{object_type}s",
-                    database=self.database.name,
-                    role=role,
-                    schema=schema,
-                    object_type=object_type,
-                    objects=[],  # all existing objects of the type
-                    privileges=granted,
-                    opts=opts,
+                queue.append(
+                    postgresql.Grant(
+                        f"{prefix}-{schema}-{object_type}s",
+                        database=self.database.name,
+                        role=role,
+                        schema=schema,
+                        object_type=object_type,
+                        objects=[],  # all existing objects of the type
+                        privileges=granted,
+                        opts=self._schema_opts(schema),
+                    )
                 )
                 # Tables the migrator creates later get the same privileges.
-                postgresql.DefaultPrivileges(
-                    f"{prefix}-{schema}-default-{object_type}s",
-                    database=self.database.name,
-                    role=role,
-                    owner=self.roles[owner.name].name,
-                    schema=schema,
-                    object_type=object_type,
-                    privileges=granted,
-                    opts=opts,
+                queue.append(
+                    postgresql.DefaultPrivileges(
+                        f"{prefix}-{schema}-default-{object_type}s",
+                        database=self.database.name,
+                        role=role,
+                        owner=self.roles[owner.name].name,
+                        schema=schema,
+                        object_type=object_type,
+                        privileges=granted,
+                        opts=self._schema_opts(schema),
+                    )
                 )
 
     def _secret(self, user: DatabaseUser) -> aws.secretsmanager.Secret:

@@ -7,6 +7,8 @@ new invoke must be implemented here consciously rather than silently return noth
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -74,6 +76,10 @@ def _rds_instance(f: ResourceFacts) -> Outputs:
     }
 
 
+def _alphanumeric(text: str) -> str:
+    return "".join(c for c in text if c.isascii() and c.isalnum())
+
+
 COMPUTED: dict[str, Computed] = {
     "aws:rds/instance:Instance": _rds_instance,
     "aws:s3/bucket:Bucket": lambda f: {
@@ -83,7 +89,11 @@ COMPUTED: dict[str, Computed] = {
     },
     "aws:kms/key:Key": lambda f: {"arn": f.arn("kms", f"key/mock-{f.name}"), "keyId": f"mock-{f.name}"},
     "aws:secretsmanager/secret:Secret": lambda f: {"arn": f.arn("secretsmanager", f"secret:{f.physical}-Mock01")},
-    "random:index/randomPassword:RandomPassword": lambda f: {"result": f"offline-password-{f.name}"},
+    # Letters and digits, as the program asks for (special=False).
+    "random:index/randomPassword:RandomPassword": lambda f: {"result": f"OfflinePassword{_alphanumeric(f.name)}"},
+    "random:index/randomBytes:RandomBytes": lambda f: {
+        "base64": base64.b64encode(hashlib.sha256(f.name.encode()).digest()[: int(f.inputs["length"])]).decode()
+    },
     "aws:ecr/repository:Repository": lambda f: {
         "repositoryUrl": f"{f.account_id}.dkr.ecr.{f.region}.amazonaws.com/{f.physical}",
         "registryId": f.account_id,

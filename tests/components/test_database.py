@@ -13,6 +13,7 @@ import pytest
 
 from components.database import Database, DatabaseArgs
 from platform_config.context import StackContext
+from platform_lib.scram import verifier_from_base64_salt
 from tests.conftest import assert_rejected, config_of, platform_config, policy_of, run_component
 from tools.mock_runtime import ProgramRun, RecordedResource
 
@@ -95,6 +96,73 @@ def test_parameter_group_forces_tls_and_logs(platform: ProgramRun) -> None:
         assert parameters["log_connections"] == "1"
         assert parameters["log_min_duration_statement"] == "1000"
         assert instance(platform, db).inputs["parameterGroupName"] == f"platform-{platform.stack}-{db}"
+
+
+def test_no_bind_parameter_value_is_logged_and_passwords_are_scram(platform: ProgramRun) -> None:
+    for key in config_of(platform).databases:
+        parameters = {p["name"]: p["value"] for p in platform.named(f"{key}-params").inputs["parameters"]}
+        assert parameters["log_parameter_max_length"] == "0"
+        assert parameters["log_parameter_max_length_on_error"] == "0"
+        assert parameters["password_encryption"] == "scram-sha-256"
+
+
+def test_roles_get_a_scram_verifier_of_the_stored_password_never_the_password(platform: ProgramRun) -> None:
+    for key, settings in config_of(platform).databases.items():
+        for user in settings.users:
+            password = json.loads(platform.named(f"{key}-pg-{user.name}-secret-value").inputs["secretString"])[
+                "password"
+            ]
+            sent = platform.named(f"{key}-pg-role-{user.name}").inputs["password"]
+            salt = sent.split("$")[1].split(":")[1]
+            assert sent == verifier_from_base64_salt(password, salt)
+            assert password not in sent
+
+
+def test_exported_logs_go_to_declared_encrypted_groups_kept_the_environments_retention(platform: ProgramRun) -> None:
+    retention = config_of(platform).profile.log_retention_days
+    for key in config_of(platform).databases:
+        db = instance(platform, key)
+        identifier = db.inputs["identifier"]
+        key_arn = f"arn:aws:kms:ap-northeast-1:{_account(platform)}:key/mock-{key}-key"
+        groups = {g.inputs["name"]: g for g in platform.of_type("aws:cloudwatch/logGroup:LogGroup")}
+        for log in db.inputs["enabledCloudwatchLogsExports"]:
+            group = groups[f"/aws/rds/instance/{identifier}/{log}"]
+            assert group.inputs["kmsKeyId"] == key_arn
+            assert group.inputs["retentionInDays"] == retention
+            assert group.urn in db.dependencies, "RDS would create the group itself (no key, kept forever)"
+        (logs,) = [
+            s for s in policy_of(platform.named(f"{key}-key").inputs)["Statement"]
+            if s.get("Principal", {}).get("Service", "").startswith("logs.")
+        ]  # fmt: skip
+        prefix = logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
+        assert prefix.endswith(f":log-group:/aws/rds/instance/{identifier}/*")
+
+
+SCHEMA_GRANT_TYPES = {"postgresql:index/grant:Grant", "postgresql:index/defaultPrivileges:DefaultPrivileges"}
+
+
+def test_grants_on_one_schema_never_run_at_the_same_time(platform: ProgramRun) -> None:
+    """The provider locks the grantee, not the schema: two grants on one schema in parallel can fail with
+    `tuple concurrently updated`. Every two of them must be ordered by dependencies."""
+    by_urn = {r.urn: r for r in platform.resources}
+
+    def ancestors(urn: str, seen: set[str]) -> set[str]:
+        for dependency in by_urn[urn].dependencies:
+            if dependency not in seen and dependency in by_urn:
+                seen.add(dependency)
+                ancestors(dependency, seen)
+        return seen
+
+    on_schema: dict[tuple[str, str, str], list[str]] = {}
+    for resource in platform.resources:
+        if resource.type in SCHEMA_GRANT_TYPES and resource.inputs.get("schema"):
+            place = (resource.provider, resource.inputs["database"], resource.inputs["schema"])
+            on_schema.setdefault(place, []).append(resource.urn)
+    assert on_schema
+    for place, urns in on_schema.items():
+        for i, first in enumerate(urns):
+            for second in urns[i + 1 :]:
+                assert first in ancestors(second, set()) or second in ancestors(first, set()), (place, first, second)
 
 
 def test_enhanced_monitoring_role_trusts_rds_monitoring(platform: ProgramRun) -> None:
@@ -220,7 +288,7 @@ def test_passwords_are_secret_and_never_in_plain_inputs(platform: ProgramRun) ->
         assert password.inputs["special"] is False
     for resource in platform.resources:
         plain = {k: v for k, v in resource.inputs.items() if k not in resource.secret_inputs}
-        leaked = [s for s in _all_strings(plain) if "offline-password" in s or "offline-master-password" in s]
+        leaked = [s for s in _all_strings(plain) if "OfflinePassword" in s or "offline-master-password" in s]
         assert leaked == [], f"{resource.name} carries a password in plain inputs"
     for role in platform.of_type("postgresql:index/role:Role"):
         assert role.secret_inputs == ["password"]
@@ -236,7 +304,7 @@ def test_user_secret_holds_the_connection_as_json(platform: ProgramRun) -> None:
         "port": 5432,
         "dbname": "card",
         "username": "api",
-        "password": "offline-password-card-pg-api-password",
+        "password": "OfflinePasswordcardpgapipassword",
     }
     secret = platform.named("card-pg-api-secret")
     assert secret.inputs["name"] == f"platform/{platform.stack}/db/card/api"

@@ -101,7 +101,7 @@ def test_secrets_come_only_by_reference(platform: ProgramRun) -> None:
             for entry in container.get("environment", []):
                 assert set(entry) == {"name", "value"}
                 assert "secret:" not in entry["value"]
-                assert not any(marker in entry["value"] for marker in ("offline-secret", "offline-password"))
+                assert not any(marker in entry["value"] for marker in ("offline-secret", "OfflinePassword"))
             for entry in container.get("secrets", []):
                 assert set(entry) == {"name", "valueFrom"}
                 assert entry["valueFrom"].startswith("arn:aws:secretsmanager:ap-northeast-1:")
