@@ -20,6 +20,8 @@ class PrivateBucketArgs:
     kms_key_arn: pulumi.Input[str] | None = None
     """None: SSE-S3, which log deliveries (ALB, S3 server access logs) require."""
     versioned: bool = False
+    noncurrent_retention_days: int = 7
+    """How long a versioned bucket keeps an overwritten or deleted object's old version."""
     protect: bool = False
     tags: dict[str, str]
     object_lock_days: int | None = None
@@ -99,7 +101,7 @@ class PrivateBucket:
                     filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=args.expire_prefix),
                     expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=args.retention_days),
                     noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                        noncurrent_days=7
+                        noncurrent_days=args.noncurrent_retention_days
                     )
                     if args.versioned
                     else None,

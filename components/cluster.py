@@ -229,6 +229,8 @@ class Cluster(Component, token="platform:apps:Cluster"):
                 expire_prefix=f"{ACCESS_LOG_PREFIX}/",
                 retention_days=settings.access_log_retention_days,
                 kms_key_arn=None,  # ALB access logs support SSE-S3 only
+                versioned=True,  # an audit trail: an overwritten or deleted log stays recoverable as long
+                noncurrent_retention_days=settings.access_log_retention_days,
                 protect=protect,
                 tags={**self.tags, "DataClass": "access-logs"},
             ),

@@ -197,8 +197,8 @@ class CronBatch(Component, token="platform:batches:CronBatch"):
             definition=pulumi.Output.json_dumps(definition, sort_keys=True),
             logging_configuration=aws.sfn.StateMachineLoggingConfigurationArgs(
                 log_destination=log_group.arn.apply(lambda arn: f"{arn}:*"),
-                level="ERROR",
-                include_execution_data=False,
+                level="ALL",  # every start, task and outcome: the batch's audit trail (cdk-nag SF1)
+                include_execution_data=False,  # inputs and outputs may carry card data
             ),
             tracing_configuration=aws.sfn.StateMachineTracingConfigurationArgs(enabled=True),
             tags=self.tags,

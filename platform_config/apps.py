@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from platform_config.base import NAME_PATTERN, ConfigModel
+from platform_config.profiles import EnvironmentProfile
 from platform_lib.aws_limits import HEALTH_CHECK_PATH_MAX
 
 FARGATE_SIZES: dict[int, tuple[int, ...]] = {
@@ -115,9 +117,14 @@ class LoadBalancerConfig(ConfigModel):
     ssl_policy: str = "ELBSecurityPolicy-TLS13-1-2-2021-06"
     """TLS 1.3 and 1.2 only."""
     idle_timeout_seconds: int = Field(default=60, ge=1, le=4000)
-    access_log_retention_days: int = Field(default=90, ge=1)
+    access_log_retention_days: int = Field(ge=1)
+    """Days the access logs are kept; default 90 in stg and 365 in prd, which may not go below 365."""
     owner: AppName
     """The web app whose on-call service owns the 5xx the load balancer answers itself (no healthy target)."""
+
+    profile_defaults: ClassVar[dict[str, Callable[[EnvironmentProfile], Any]]] = {
+        "accessLogRetentionDays": lambda p: max(p.min_audit_log_retention_days, 90),
+    }
 
 
 class AppsConfig(ConfigModel):

@@ -46,6 +46,20 @@ def _check_network(config: PlatformConfig) -> list[ConfigIssue]:
     return [ConfigIssue(key_path(prefix, *p.parts), p.message) for p in problems]
 
 
+def _check_audit_retention(config: PlatformConfig) -> list[ConfigIssue]:
+    minimum = config.profile.min_audit_log_retention_days
+    kept = config.apps.load_balancer.access_log_retention_days
+    if kept >= minimum:
+        return []
+    return [
+        ConfigIssue(
+            f"{NAMESPACE}:apps.loadBalancer.accessLogRetentionDays",
+            f"{kept} days is below the {config.environment} minimum of {minimum} for an audit trail"
+            + (" (PCI DSS v4 10.5.1: 12 months of history)" if config.environment == "prd" else ""),
+        )
+    ]
+
+
 def _check_databases(config: PlatformConfig) -> list[ConfigIssue]:
     issues = []
     for name, db in config.databases.items():
@@ -584,5 +598,5 @@ def _check_escalation(oncall: OnCallConfig, at: str) -> list[ConfigIssue]:
 Check = Callable[[PlatformConfig], list[ConfigIssue]]
 CHECKS: list[Check] = [
     _check_network, _check_databases, _check_apps, _check_batches, _check_clients, _check_mail, _check_oncall,
-    _check_monitoring,
+    _check_monitoring, _check_audit_retention,
 ]  # fmt: skip

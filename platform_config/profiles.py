@@ -29,6 +29,9 @@ class EnvironmentProfile:
     min_backup_retention_days: int
     """The least automated-backup retention a database may be configured with."""
     kms_deletion_window_days: int
+    min_audit_log_retention_days: int
+    """The least an audit trail (load balancer access logs, database and exec logs) may be kept: PCI DSS v4
+    10.5.1 asks for 12 months of history in production."""
 
 
 PROFILES: dict[Environment, EnvironmentProfile] = {
@@ -40,6 +43,7 @@ PROFILES: dict[Environment, EnvironmentProfile] = {
         log_retention_days=30,
         min_backup_retention_days=1,
         kms_deletion_window_days=7,
+        min_audit_log_retention_days=30,
     ),
     "prd": EnvironmentProfile(
         name="prd",
@@ -49,6 +53,7 @@ PROFILES: dict[Environment, EnvironmentProfile] = {
         log_retention_days=365,
         min_backup_retention_days=14,
         kms_deletion_window_days=30,
+        min_audit_log_retention_days=365,
     ),
 }
 

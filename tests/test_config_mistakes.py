@@ -72,6 +72,7 @@ CASES = [
     Case("aws-key-misspelled", "aws:regoin", (), "ap-northeast-1", _DELETE, "aws:regoin: not a setting of the AWS provider (did you mean `region`?)"),
     Case("namespace-misspelled", "platfrom:general", (), {"owner": "x"}, _DELETE, "platfrom:general: unknown namespace 'platfrom' (did you mean `platform`?)"),
     Case("connection-limit-on", "platform:databases", (*APP_DB, "users", 1, "connectionLimit"), "on", 200, "platform:databases.app.users[1].connectionLimit: must be a number, got \"on\""),
+    Case("prd-access-logs-kept-90-days", "platform:apps", ("loadBalancer", "accessLogRetentionDays"), 90, 365, "platform:apps.loadBalancer.accessLogRetentionDays: 90 days is below the prd minimum of 365", stack="prd"),
     Case("desired-count-yes", "platform:apps", (*API, "desiredCount"), "yes", 1, "platform:apps.services.api.desiredCount: must be a number, got \"yes\""),
     Case("desired-count-true", "platform:apps", (*API, "desiredCount"), True, 1, "platform:apps.services.api.desiredCount: must be a number, got true"),
     Case("flag-as-text", "platform:apps", (*API, "customerFacing"), "true", True, "platform:apps.services.api.customerFacing: must be true or false"),

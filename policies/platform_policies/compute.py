@@ -170,7 +170,7 @@ def _permission(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
 
 def _state_machine(r: Resource, config: Mapping[str, Any]) -> Iterator[str]:
     logging = r.get("loggingConfiguration") or {}
-    minimum = str(config.get("minimumLogLevel", "ERROR"))
+    minimum = str(config.get("minimumLogLevel", "ALL"))  # cdk-nag AwsSolutions-SF1: ALL events
     level = str(logging.get("level", "OFF"))
     if LOG_LEVELS.index(level if level in LOG_LEVELS else "OFF") < LOG_LEVELS.index(minimum):
         yield f"state machine {r.get('name')} logs at {level}; at least {minimum}"
@@ -256,7 +256,7 @@ RULES = [
          why="A failed batch must be diagnosable, and must fail visibly rather than half-run.",
          fix="Use the CronBatch component.", anchors="cdk-nag AwsSolutions-SF1, SF2; FSBP StepFunctions.1",
          types=(STATE_MACHINE,), check=_state_machine,
-         config={"minimumLogLevel": {"type": "string", "enum": ["ERROR", "ALL"], "default": "ERROR"}}),
+         config={"minimumLogLevel": {"type": "string", "enum": ["ERROR", "ALL"], "default": "ALL"}}),
     Rule(id="schedules-valid", description="Schedules have a valid expression, an explicit time zone, a retry "
          "policy and a dead-letter queue.", why="An invalid schedule fails at deploy; one without a DLQ loses "
          "failed starts silently.", fix="Use the CronBatch component; check platform:batches.*.schedule.",

@@ -321,7 +321,12 @@ def test_access_log_bucket_is_private_encrypted_expiring_and_tls_only(platform: 
     encryption = platform.named("cluster-alb-logs-encryption").inputs["rules"][0]
     assert encryption["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
     lifecycle = platform.named("cluster-alb-logs-lifecycle").inputs["rules"][0]
-    assert lifecycle["expiration"]["days"] == 90
+    kept = config_of(platform).apps.load_balancer.access_log_retention_days
+    assert kept >= config_of(platform).profile.min_audit_log_retention_days
+    assert lifecycle["expiration"]["days"] == kept
+    # Versioned: a deleted or overwritten log stays recoverable for as long as the logs are kept.
+    assert platform.named("cluster-alb-logs-versioning").inputs["versioningConfiguration"]["status"] == "Enabled"
+    assert lifecycle["noncurrentVersionExpiration"]["noncurrentDays"] == kept
     policy = policy_of(platform.named("cluster-alb-logs-policy").inputs)
     delivery, deny = policy["Statement"]
     assert delivery["Principal"] == {"AWS": "arn:aws:iam::582318560864:root"}

@@ -206,6 +206,7 @@ CASES = [
     Case("lambda-permission-scoped", ("mail-status-invoke",), drop_input("mail-status-invoke", "sourceArn")),
     Case("lambda-permission-scoped", ("mail-status-invoke",), invoked_by("s3.amazonaws.com", "arn:aws:s3:::platform-stg-inbox"), good=invoked_by("events.amazonaws.com", "arn:aws:events:ap-northeast-1:210987654321:rule/platform-stg-x"), label="bucket-arn-names-no-account"),
     Case("step-functions-observable", ("settlement-state-machine",), set_input("settlement-state-machine", "tracingConfiguration", {"enabled": False})),
+    Case("step-functions-observable", ("settlement-state-machine",), set_input("settlement-state-machine", "loggingConfiguration", {"level": "ERROR", "includeExecutionData": False, "logDestination": "arn:aws:logs:ap-northeast-1:210987654321:log-group:x:*"}), label="errors-only"),
     Case("step-functions-observable", ("settlement-state-machine",), edit_json("settlement-state-machine", "definition", lambda d: d["States"]["Run ECS Task"].pop("Catch")), label="no-catch"),
     Case("schedules-valid", ("settlement-schedule",), set_input("settlement-schedule", "scheduleExpression", "cron(0 5 * * * *)")),
     Case("schedules-valid", ("settlement-schedule",), lambda rs: named(rs, "settlement-schedule").inputs["target"].pop("deadLetterConfig"), label="no-dlq"),
