@@ -200,6 +200,11 @@ def _attributed(diagnostic: Any, urn: str) -> Any:
     return diagnostic
 
 
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+"""How the engine sends a value it cannot know during preview to an analyzer, whatever its type
+(pulumi/pulumi v3.259.0 sdk/go/common/resource/plugin/rpc.go: UnknownStringValue, MarshalPropertyValue)."""
+
+
 def _wire(resource: RecordedResource) -> dict[str, Any]:
     """Inputs as the engine sends them: secret values wrapped in the secret signature."""
     return {k: {**SECRET_SIG, "value": v} if k in resource.secret_inputs else v for k, v in resource.inputs.items()}

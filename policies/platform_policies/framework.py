@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,68 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
+
+
+class Unknown:
+    """A value the engine cannot know during preview (an ARN of a resource not created yet)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __repr__(self) -> str:
+        return f"<unknown {self.path}>"
+
+
+class UndecidedInput(Exception):
+    """A rule read an input that is unknown during preview: that rule, on that resource, cannot decide."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
+
+
+def _contains_unknown(value: Any) -> bool:
+    if isinstance(value, Unknown):
+        return True
+    if isinstance(value, Mapping):
+        return any(_contains_unknown(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_contains_unknown(v) for v in value)
+    return False
+
+
+class Inputs(Mapping[str, Any]):
+    """A resource's inputs as a rule reads them. Reading an input that is, or holds, an unknown value
+    raises `UndecidedInput`: the rule decides on the inputs it reads, and only those can stop it.
+    `read` records what was read (tests check rules against unknowns in everything else)."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self._values = dict(values)
+        self.read: set[str] = set()
+
+    def __getitem__(self, key: str) -> Any:
+        self.read.add(key)
+        value = self._values[key]
+        if _contains_unknown(value):
+            raise UndecidedInput(key)
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key in self._values else default
+
+    def known(self, key: str) -> Any:
+        """The input, or None while it is unknown (for joins that also follow dependencies)."""
+        try:
+            return self.get(key)
+        except UndecidedInput:
+            return None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
 
 
 @dataclass(frozen=True)
@@ -36,10 +98,10 @@ class Resource:
     type: str
     name: str
     urn: str
-    props: Mapping[str, Any]
+    props: Inputs
     protect: bool = False
     parent: str = ""
-    provider: Mapping[str, Any] = field(default_factory=dict)
+    provider: Inputs = field(default_factory=lambda: Inputs({}))
     dependencies: tuple[str, ...] = ()
     property_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -52,7 +114,8 @@ class Resource:
 
     @property
     def region(self) -> str | None:
-        return self.props.get("region") or self.provider.get("region")
+        region = self.props.get("region") or self.provider.get("region")
+        return region if isinstance(region, str) else None
 
 
 class Stack:
@@ -167,23 +230,35 @@ def to_resource(
         type=args.resource_type,
         name=args.name,
         urn=args.urn,
-        props=plain(args.props),
+        props=Inputs(plain(args.props)),
         protect=bool(getattr(opts, "protect", False)),
         parent=parent or (getattr(opts, "parent", None) or ""),
-        provider=provider_props,
+        provider=Inputs(provider_props),
         dependencies=tuple(dependencies),
         property_dependencies={k: tuple(v) for k, v in (property_dependencies or {}).items()},
     )
 
 
-def plain(value: Any) -> Any:
-    """The policy SDK's unknown-checking proxies as plain dicts and lists (reading an unknown raises,
-    which the SDK reports as "can't run during preview")."""
+def plain(value: Any, path: str = "") -> Any:
+    """The policy SDK's unknown-checking proxies as plain dicts and lists, each unknown value kept as an
+    `Unknown` where it is (the proxy raises on reading one; here only the rule that reads it stops)."""
     if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
+        return {str(k): _read(value, k, f"{path}.{k}") for k in value}
     if isinstance(value, Sequence) and not isinstance(value, str | bytes):
-        return [plain(v) for v in value]
+        return [_read(value, i, f"{path}[{i}]") for i in range(len(value))]
     return value
+
+
+def _read(container: Any, key: Any, path: str) -> Any:
+    try:
+        return plain(container[key], path)
+    except UnknownValueError:
+        return Unknown(path.lstrip("."))
+
+
+def _undecided(error: UndecidedInput) -> UnknownValueError:
+    """The SDK's own "can't run policy during preview" (advisory in preview; in `up` inputs are known)."""
+    return UnknownValueError(UNKNOWN_STRING_VALUE, error.path.split("."))
 
 
 def parse_json(value: Any) -> Any:
@@ -223,8 +298,11 @@ def build(rule: Rule) -> ResourceValidationPolicy | StackValidationPolicy:
                     for r in args.resources
                 ]
             )
-            for urn, finding in stack_check(stack, config):
-                _report(rule, report, urn, finding, config, stack_level=True)
+            try:
+                for urn, finding in stack_check(stack, config):
+                    _report(rule, report, urn, finding, config, stack_level=True)
+            except UndecidedInput as error:
+                raise _undecided(error) from None
 
         return StackValidationPolicy(validate=validate_stack, **common)
 
@@ -236,8 +314,11 @@ def build(rule: Rule) -> ResourceValidationPolicy | StackValidationPolicy:
             return
         config = args.get_config()
         resource = to_resource(args)
-        for finding in check(resource, config):
-            _report(rule, report, args.urn, finding, config, stack_level=False)
+        try:
+            for finding in check(resource, config):
+                _report(rule, report, args.urn, finding, config, stack_level=False)
+        except UndecidedInput as error:
+            raise _undecided(error) from None
 
     return ResourceValidationPolicy(validate=validate, **common)
 

@@ -67,7 +67,8 @@ def related(stack: Stack, type_: str, prop: str, target: Resource, *values: Any)
     found = []
     for resource in stack.of_type(type_):
         if target.urn in resource.property_dependencies.get(prop, ()) or (
-            resource.get(prop) is not None and resource.get(prop) in [v for v in values if v is not None]
+            resource.props.known(prop) is not None
+            and resource.props.known(prop) in [v for v in values if v is not None]
         ):
             found.append(resource)
     return found

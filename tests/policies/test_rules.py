@@ -15,10 +15,12 @@ from typing import Any
 
 import pytest
 from platform_policies import RULES
+from platform_policies.framework import Inputs, Stack
+from platform_policies.framework import Resource as PolicyResource
 
 from tests.conftest import stack_run
 from tools.mock_runtime import RecordedResource
-from tools.policy_eval import PolicyPackServer, Violation
+from tools.policy_eval import UNKNOWN, PolicyPackServer, Violation
 
 Resources = list[RecordedResource]
 Change = Callable[[Resources], None]
@@ -294,3 +296,64 @@ def test_a_huge_port_range_is_judged_without_enumerating_it(pack: PolicyPackServ
     found = [v for v in violations(pack, resources, {}) if v.policy == "sg-no-world-ingress"]
     assert time.monotonic() - started < 10
     assert any("ports 0-65535" in v.message for v in found)
+
+
+def _reads(rule_id: str, resources: Resources, config: dict[str, Any]) -> dict[str, set[str]]:
+    """urn -> the inputs the rule read of that resource (and of the providers, under their own URNs),
+    evaluating the rule in-process on the plain inputs the pack would see."""
+    rule = next(r for r in RULES if r.id == rule_id)
+    config = config.get(rule_id, {})
+    by_urn = {r.urn: r for r in resources}
+    inputs = {r.urn: Inputs(r.inputs) for r in resources}
+
+    def provider_of(r: RecordedResource) -> Inputs:
+        urn = r.provider.rsplit("::", 1)[0] if r.provider else ""
+        return inputs[urn] if urn in by_urn else Inputs({})
+
+    seen = [
+        PolicyResource(
+            type=r.type, name=r.name, urn=r.urn, props=inputs[r.urn], protect=r.protect, parent=r.parent,
+            provider=provider_of(r), dependencies=tuple(r.dependencies),
+            property_dependencies={k: tuple(v) for k, v in r.property_dependencies.items()},
+        )
+        for r in resources
+    ]  # fmt: skip
+    if rule.stack_check is not None:
+        list(rule.stack_check(Stack(seen), config))
+    else:
+        assert rule.check is not None
+        for resource in seen:
+            if not rule.types or resource.type in rule.types:
+                list(rule.check(resource, config))
+    return {urn: props.read for urn, props in inputs.items()}
+
+
+@pytest.mark.parametrize("case", CASES, ids=_id)
+def test_a_violation_stands_when_every_input_the_rule_does_not_read_is_unknown(
+    pack: PolicyPackServer, case: Case
+) -> None:
+    """A real preview of new resources leaves most inputs unknown (ARNs, names of new resources). A rule
+    decides on what it reads: unknowns elsewhere (a tag, a description) must not switch it off."""
+    bad = pick(case.stack, case.names)
+    case.bad(bad)
+    reads = _reads(case.rule, bad, case.config)
+    unknown = copy.deepcopy(bad)
+    blanked = 0
+    for resource in unknown:
+        for key in resource.inputs:
+            if key not in reads[resource.urn]:
+                resource.inputs[key] = UNKNOWN
+                blanked += 1
+    found = [v for v in violations(pack, unknown, case.config) if v.policy == case.rule]
+    assert any(v.level == "mandatory" for v in found), f"switched off by {blanked} unknown inputs it does not read"
+
+
+def test_a_rule_whose_own_input_is_unknown_cannot_decide_and_says_so(pack: PolicyPackServer) -> None:
+    """The non-compliant value itself unknown: the SDK's advisory "can't run ... during preview", no crash;
+    in `up` the value is known and the rule decides at its own level."""
+    resources = pick("stg", ("settlement-state-machine",))
+    named(resources, "settlement-state-machine").inputs["tracingConfiguration"] = UNKNOWN
+    found = [v for v in violations(pack, resources, {}) if v.policy == "step-functions-observable"]
+    assert [v.level for v in found] == ["advisory"]
+    assert "can't run policy 'step-functions-observable'" in found[0].message
+    assert "tracingConfiguration" in found[0].message
