@@ -20,6 +20,9 @@ PG_TYPES = (
     "postgresql:index/database:Database", "postgresql:index/schema:Schema",
 )  # fmt: skip
 CURRENT_CA = {"rds-ca-rsa2048-g1", "rds-ca-rsa4096-g1", "rds-ca-ecc384-g1"}
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+SCRAM_PREFIX = "SCRAM-SHA-256$"
+NO_VALUE_LOGGING = ("log_parameter_max_length", "log_parameter_max_length_on_error")
 
 
 def _instance(check: Any) -> Any:
@@ -120,6 +123,37 @@ def _pg_role(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
             yield f"role {r.get('name')} has {flag}"
 
 
+def _pg_password(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
+    for key in ("password", "passwordWo"):
+        value = r.get(key)
+        if value and not str(value).startswith(SCRAM_PREFIX):
+            yield f"role {r.get('name')} is given a cleartext {key}, which the server logs with the statement"
+
+
+def _no_logged_values(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
+    if not str(r.get("family") or "").startswith("postgres"):
+        return
+    values = {str(p.get("name")): str(p.get("value")) for p in r.get("parameters") or [] if isinstance(p, Mapping)}
+    for name in NO_VALUE_LOGGING:
+        if values.get(name) != "0":
+            yield f"parameter group {r.get('name')} does not set {name}=0: logged statements carry bind values"
+
+
+def _declared_log_groups(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    groups = {g.props.known("name"): g for g in stack.of_type(LOG_GROUP)}
+    for instance in stack.of_type(RDS):
+        identifier = instance.get("identifier")
+        for log in instance.get("enabledCloudwatchLogsExports") or []:
+            name = f"/aws/rds/instance/{identifier}/{log}"
+            group = groups.get(name)
+            if group is None:
+                yield instance.urn, f"{identifier} exports {log} to {name}, which the program does not declare"
+            elif group.urn not in instance.dependencies:
+                yield instance.urn, f"{identifier} does not depend on {name}: RDS may create it first, unencrypted"
+            elif not group.get("kmsKeyId") or not group.get("retentionInDays"):
+                yield group.urn, f"{name} has no customer-managed key or no retention"
+
+
 def _pg_grant(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
     privileges = set(r.get("privileges") or [])
     if "ALL" in privileges:
@@ -191,6 +225,21 @@ RULES = [
          "databases or replicate.", why="Application roles with those rights can escalate past every grant.",
          fix="Grant only table and sequence privileges (PostgresUsers does).", anchors="platform", types=(PG_ROLE,),
          check=_pg_role),
+    Rule(id="postgres-password-verifier", description="Postgres roles get a SCRAM-SHA-256 verifier, never a "
+         "cleartext password.", why="The provider writes the password into the statement text, which the server "
+         "logs (DDL logging, a retried deploy's failing statement) and CloudWatch keeps.",
+         fix="Give the role platform_lib.scram.verifier(...) of the password (PostgresUsers does).",
+         anchors="PCI DSS v4 8.3.2, 10.3.2; platform", types=(PG_ROLE,), check=_pg_password),
+    Rule(id="rds-logs-no-parameter-values", description="PostgreSQL parameter groups log no bind-parameter "
+         "values (log_parameter_max_length and ..._on_error 0).", why="A slow or failing statement is logged "
+         "with its parameters in full: card numbers, tokens, passwords.",
+         fix="Set both parameters to 0 (components/database.py parameter_settings).",
+         anchors="PCI DSS v4 3.3.1, 3.5.1", types=(PARAMS,), check=_no_logged_values),
+    Rule(id="rds-log-groups-declared", description="Every log an RDS instance exports goes to a log group the "
+         "program declares first, with a customer-managed key and a retention.", why="Otherwise RDS creates "
+         "the group itself, unencrypted and kept forever, outside the program's control.",
+         fix="Declare /aws/rds/instance/<id>/<log> and make the instance depend on it (the Database component does).",
+         anchors="PCI DSS v4 10.3.2, 10.5.1; checkov CKV_AWS_158", stack_check=_declared_log_groups),
     Rule(id="postgres-grants-scoped", description="Postgres grants give no ALL, no grant option, nothing to PUBLIC.",
          why="Broad grants make every role as powerful as the owner.", fix="List the privileges the role kind needs.",
          anchors="platform", types=(PG_GRANT,), check=_pg_grant),
