@@ -15,6 +15,7 @@ import pulumi_aws as aws
 from components.base import Component, Out
 from components.buckets import PrivateBucket, PrivateBucketArgs
 from components.secrets import SecretRef, as_secret
+from components.web_firewall import waf_log_group_name
 from platform_config.apps import LoadBalancerConfig
 from platform_config.context import StackContext
 from platform_config.tags import component_tags
@@ -78,6 +79,9 @@ class Cluster(Component, token="platform:apps:Cluster"):
                 ctx.account_id,
                 logs_may_encrypt(
                     "LogsEncryptsTheExecTranscripts", ctx.region, ctx.arn("logs", f"log-group:{exec_logs}")
+                ),
+                logs_may_encrypt(
+                    "LogsEncryptsTheWafLogs", ctx.region, ctx.arn("logs", f"log-group:{waf_log_group_name(ctx)}")
                 ),
             ),
             tags=self.tags,

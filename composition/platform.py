@@ -25,6 +25,7 @@ from components.network import Network, NetworkArgs
 from components.oncall import OnCall, OnCallArgs
 from components.providers import aws_provider
 from components.secrets import SecretRef
+from components.web_firewall import WebFirewall, WebFirewallArgs
 from platform_config import PlatformConfig
 from platform_config.alert_catalog import alert_catalog
 from platform_config.apps import AppConfig, SecretSource
@@ -83,6 +84,16 @@ class Platform(Component, token="platform:index:Platform"):
                 public_subnet_ids=network.public_subnet_ids,
                 datadog_site=config.monitoring.datadog_site,
                 datadog_api_key=secrets.datadog_api_key,
+            ),
+            opts=primary,
+        )
+        self.web_firewall = WebFirewall(
+            "web-firewall",
+            WebFirewallArgs(
+                context=ctx,
+                settings=config.apps.load_balancer.waf,
+                load_balancer_arn=self.cluster.alb.arn,
+                log_key_arn=self.cluster.key.arn,
             ),
             opts=primary,
         )

@@ -57,7 +57,21 @@ def load_balancer_alerts(alb_name: str, *, owner: str) -> list[AlertSpec]:
             priority=2,
             runbook="The load balancer answers 5xx when no target is healthy or targets time out: "
             "check the services' running tasks and the target groups' health.",
-        )
+        ),
+        AlertSpec(
+            key="cluster.waf.blocked",
+            service=owner,
+            resource=alb_name,
+            title=f"The web firewall of {alb_name} blocks a spike of requests",
+            metric=f"sum:aws.wafv2.blocked_requests{{webacl:{alb_name},rule:all}}.as_count()",
+            aggregation="sum",
+            comparator=">",
+            critical=1000,
+            warning=200,
+            priority=3,
+            runbook="A scan, an attack, or a release the managed rules now block: read the sampled requests "
+            "and the aws-waf-logs-* log group (which rule, which path) before adding a countOnly exception.",
+        ),
     ]
 
 

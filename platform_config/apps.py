@@ -112,12 +112,39 @@ class AppConfig(ConfigModel):
     """Customers reach it directly: its 5xx rate pages at priority 1 and its latency at 2 (else 2 and 3)."""
 
 
+WAF_MANAGED_RULE_GROUPS = (
+    "AWSManagedRulesCommonRuleSet",
+    "AWSManagedRulesKnownBadInputsRuleSet",
+    "AWSManagedRulesSQLiRuleSet",
+    "AWSManagedRulesAmazonIpReputationList",
+)
+"""AWS managed rule groups in front of every internet-facing load balancer, evaluated in this order."""
+
+
+class WafConfig(ConfigModel):
+    rate_limit_per_5_minutes: int = Field(default=2000, ge=10, le=2_000_000_000)
+    """Requests one client IP may send in any 5 minutes before it is blocked (WAFv2 accepts 10 and up)."""
+    count_only: tuple[Annotated[str, Field(pattern=r"^[A-Za-z0-9]+:[A-Za-z0-9_]+$")], ...] = ()
+    """Managed rules that only count, as `<RuleGroup>:<Rule>` (an app's known false positive, with a ticket)."""
+
+    @field_validator("count_only")
+    @classmethod
+    def _known_groups(cls, rules: tuple[str, ...]) -> tuple[str, ...]:
+        for rule in rules:
+            group = rule.split(":")[0]
+            if group not in WAF_MANAGED_RULE_GROUPS:
+                raise ValueError(f"{rule!r}: {group} is not one of the groups: {', '.join(WAF_MANAGED_RULE_GROUPS)}")
+        return rules
+
+
 class LoadBalancerConfig(ConfigModel):
     certificate_arn: str = Field(pattern=r"^arn:aws:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$")
     ssl_policy: str = "ELBSecurityPolicy-TLS13-1-2-2021-06"
     """TLS 1.3 and 1.2 only."""
     idle_timeout_seconds: int = Field(default=60, ge=1, le=4000)
     access_log_retention_days: int = Field(ge=1)
+    waf: WafConfig = Field(default_factory=WafConfig)
+    """The web application firewall in front of the load balancer (PCI DSS v4 6.4.2)."""
     """Days the access logs are kept; default 90 in stg and 365 in prd, which may not go below 365."""
     owner: AppName
     """The web app whose on-call service owns the 5xx the load balancer answers itself (no healthy target)."""

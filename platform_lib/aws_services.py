@@ -24,7 +24,7 @@ CLOUDWATCH_PREFIX = {"event": "events", "log": "logs", "metric": "cloudwatch", "
 PLATFORM_SERVICES = (
     "application-autoscaling", "dynamodb", "ec2", "ecr", "ecs", "elasticloadbalancing", "events", "iam", "kms",
     "lambda", "logs", "cloudwatch", "rds", "route53", "s3", "scheduler", "secretsmanager", "ses", "sns", "sqs",
-    "states",
+    "states", "wafv2",
 )  # fmt: skip
 """What the platform program manages, so what the deploy roles may manage."""
 BOOTSTRAP_SERVICES = ("access-analyzer", "cloudtrail", "config", "guardduty", "securityhub")

@@ -19,6 +19,9 @@ INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 LB = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
+WEB_ACL = "aws:wafv2/webAcl:WebAcl"
+WEB_ACL_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
+WEB_ACL_LOGGING = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"
 LISTENER = ("aws:lb/listener:Listener", "aws:alb/listener:Listener")
 WORLD = {"0.0.0.0/0", "::/0"}
 TLS_POLICIES = {
@@ -135,6 +138,33 @@ def _listener(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
             yield "the HTTPS listener's certificate is not from ACM"
 
 
+def _web_firewall(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    associations = stack.of_type(WEB_ACL_ASSOCIATION)
+    logged = {u for c in stack.of_type(WEB_ACL_LOGGING) for u in c.property_dependencies.get("resourceArn", ())}
+    for lb in stack.of_type(*LB):
+        if lb.get("internal") is True or lb.get("loadBalancerType", "application") != "application":
+            continue
+        acls = [
+            acl
+            for a in associations
+            if lb.urn in a.property_dependencies.get("resourceArn", ())
+            for acl in stack.resources
+            if acl.type == WEB_ACL and acl.urn in a.property_dependencies.get("webAclArn", ())
+        ]
+        if not acls:
+            yield lb.urn, f"internet-facing load balancer {lb.get('name')} has no web ACL"
+        for acl in acls:
+            if acl.urn not in logged:
+                yield acl.urn, f"web ACL {acl.get('name')} in front of {lb.get('name')} is not logged"
+            groups = {
+                (r.get("statement") or {}).get("managedRuleGroupStatement", {}).get("name")
+                for r in acl.get("rules") or []
+                if isinstance(r, Mapping)
+            }
+            if "AWSManagedRulesCommonRuleSet" not in groups:
+                yield acl.urn, f"web ACL {acl.get('name')} lacks the AWS common rule set"
+
+
 RULES = [
     Rule(id="vpc-flow-logs", description="Every VPC logs ALL traffic with a flow log.",
          why="Flow logs are the record of who talked to what during an incident.",
@@ -160,6 +190,11 @@ RULES = [
          why="Logs are the record of every request; invalid headers enable request smuggling.",
          fix="Use the Cluster component.", anchors="cdk-nag AwsSolutions-ELB2; FSBP ELB.4, ELB.5, ELB.13",
          types=LB, check=_load_balancer),
+    Rule(id="elb-web-firewall", description="Internet-facing application load balancers have a logged WAF web "
+         "ACL with the AWS common rule set.", why="The payment API and the back office face the internet; PCI "
+         "DSS asks for an automated solution that detects and prevents web attacks in front of them.",
+         fix="Use the WebFirewall component (components/web_firewall.py).",
+         anchors="PCI DSS v4 6.4.2; FSBP ELB.16, WAF.11", stack_check=_web_firewall),
     Rule(id="elb-deletion-protection", description="Load balancers are deletion-protected.",
          why="Deleting the load balancer takes every app offline and changes its DNS name.",
          fix="enable_deletion_protection=True (the prd profile does).", anchors="FSBP ELB.6", types=LB,

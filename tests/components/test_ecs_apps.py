@@ -362,7 +362,11 @@ def test_cluster_encrypts_and_logs_exec_sessions(platform: ProgramRun) -> None:
     assert logs["Principal"] == {"Service": "logs.ap-northeast-1.amazonaws.com"}
     assert logs["Condition"] == {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": (
         f"arn:aws:logs:ap-northeast-1:{_account(platform)}:log-group:{group['name']}")}}  # fmt: skip
-    assert set(statements) == {"AccountAdministersThroughIam", "LogsEncryptsTheExecTranscripts"}
+    assert set(statements) == {
+        "AccountAdministersThroughIam",
+        "LogsEncryptsTheExecTranscripts",
+        "LogsEncryptsTheWafLogs",
+    }
     providers = platform.named("cluster-capacity").inputs
     assert providers["capacityProviders"] == ["FARGATE", "FARGATE_SPOT"]
 
