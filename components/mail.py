@@ -31,7 +31,7 @@ from platform_lib.containers import APP_CONTAINER
 from platform_lib.iam import key_policy, policy_document, statement
 
 RAW_PREFIX = "raw/"
-RULE_SET, STORE_RULE, STATUS_RULE = "inbound", "store", "status"
+RULE_SET, GATE_RULE, STORE_RULE, STATUS_RULE = "inbound", "gate", "store", "status"
 MAX_RECEIVE_COUNT = 5
 """Lambda's SQS pollers may receive a message a few times when throttled; 5 keeps those out of the DLQ."""
 
@@ -80,6 +80,8 @@ class MailPipeline(Component, token="platform:mail:MailPipeline"):
         self._processing_task(args)
         self.dispatcher = self._dispatcher(args)
         self.status = self._status()
+        self.gate = self._gate()
+        self._status_failures()
         self._receiving(bucket_policy, topic_policy)
 
         self.bucket_name = self.bucket.bucket
@@ -405,17 +407,71 @@ class MailPipeline(Component, token="platform:mail:MailPipeline"):
         )
         return function
 
+    def _gate(self) -> PythonFunction:
+        """The first rule's synchronous check: infected or DMARC-rejected mail stops there (functions/mail_gate)."""
+        return PythonFunction(
+            f"{self._name}-gate",
+            PythonFunctionArgs(
+                context=self._context,
+                source="mail_gate",
+                function_name=self._context.physical_name("mail-gate"),
+                description="Stops the receipt rule set for mail that fails the virus scan or a DMARC reject",
+                timeout_seconds=5,  # SES waits up to 30 s for a RequestResponse answer
+                memory_mb=128,
+                region=self.region,
+                tags=self.tags,
+            ),
+            opts=self.child(),
+        )
+
+    def _status_failures(self) -> None:
+        """The status function is invoked asynchronously: an event it failed on, after Lambda's retries,
+        goes to a queue (and an alert) instead of vanishing."""
+        ctx, name = self._context, self._name
+        failed = aws.sqs.Queue(
+            f"{name}-status-failed",
+            name=ctx.physical_name("mail-status-failed"),
+            kms_master_key_id=self.key.arn,
+            message_retention_seconds=14 * 24 * 3600,
+            tags=self.tags,
+            opts=self.child(),
+        )
+        aws.sqs.QueuePolicy(
+            f"{name}-status-failed-policy",
+            queue_url=failed.url,
+            policy=policy_document(tls_only_statement(failed.arn, service="sqs")),
+            opts=self.child(),
+        )
+        send = self.status.allow(
+            "failures",
+            statement("SendFailedEvents", ["sqs:SendMessage"], [failed.arn]),
+            statement("EncryptFailedEvents", ["kms:Decrypt", "kms:GenerateDataKey"], [self.key.arn]),
+        )
+        aws.lambda_.FunctionEventInvokeConfig(
+            f"{name}-status-invoke-config",
+            function_name=self.status.function.name,
+            maximum_retry_attempts=2,
+            maximum_event_age_in_seconds=6 * 3600,
+            destination_config=aws.lambda_.FunctionEventInvokeConfigDestinationConfigArgs(
+                on_failure=aws.lambda_.FunctionEventInvokeConfigDestinationConfigOnFailureArgs(destination=failed.arn)
+            ),
+            # Lambda checks the role may send to the destination when the config is written.
+            opts=self.child(depends_on=[send]),
+        )
+
     def _receiving(self, bucket_policy: aws.s3.BucketPolicy, topic_policy: aws.sns.TopicPolicy) -> None:
-        ctx, name, settings = self._context, self._name, self._settings
+        name, settings = self._name, self._settings
         identity = aws.ses.DomainIdentity(f"{name}-domain", domain=settings.domain, opts=self.child())
         dkim = aws.ses.DomainDkim(f"{name}-dkim", domain=identity.domain, opts=self.child())
         if settings.hosted_zone_id:
             self._dns(identity, dkim)
         rule_set = aws.ses.ReceiptRuleSet(f"{name}-rule-set", rule_set_name=self.rule_set_name, opts=self.child())
+        gate = self._lambda_rule(rule_set, GATE_RULE, self.gate, invocation="RequestResponse", after=None)
         store = aws.ses.ReceiptRule(
             f"{name}-rule-store",
             rule_set_name=rule_set.rule_set_name,
             name=STORE_RULE,
+            after=gate.name,
             enabled=True,
             recipients=list(settings.recipients),
             scan_enabled=True,
@@ -428,34 +484,47 @@ class MailPipeline(Component, token="platform:mail:MailPipeline"):
             # SES writes a test object and checks the topic when the rule is created.
             opts=self.child(depends_on=[bucket_policy, topic_policy]),
         )
+        self._lambda_rule(rule_set, STATUS_RULE, self.status, invocation="Event", after=store.name)
+        # One rule set is active per account and region: this stack owns inbound mail in its account.
+        aws.ses.ActiveReceiptRuleSet(
+            f"{name}-active-rule-set", rule_set_name=rule_set.rule_set_name, opts=self.child(depends_on=[store])
+        )
+
+    def _lambda_rule(
+        self,
+        rule_set: aws.ses.ReceiptRuleSet,
+        rule: str,
+        function: PythonFunction,
+        *,
+        invocation: str,
+        after: pulumi.Input[str] | None,
+    ) -> aws.ses.ReceiptRule:
+        """A receipt rule whose one action invokes `function`, after the permission SES tests on creation."""
+        name, settings = self._name, self._settings
         permission = aws.lambda_.Permission(
-            f"{name}-status-invoke",
+            f"{name}-{rule}-invoke",
             action="lambda:InvokeFunction",
-            function=self.status.function.name,
+            function=function.function.name,
             principal="ses.amazonaws.com",
-            source_account=ctx.account_id,
-            source_arn=self._rule_arn(STATUS_RULE),
+            source_account=self._context.account_id,
+            source_arn=self._rule_arn(rule),
             opts=self.child(),
         )
-        aws.ses.ReceiptRule(
-            f"{name}-rule-status",
+        return aws.ses.ReceiptRule(
+            f"{name}-rule-{rule}",
             rule_set_name=rule_set.rule_set_name,
-            name=STATUS_RULE,
-            after=store.name,
+            name=rule,
+            after=after,
             enabled=True,
             recipients=list(settings.recipients),
             scan_enabled=True,
             tls_policy="Require",
             lambda_actions=[
                 aws.ses.ReceiptRuleLambdaActionArgs(
-                    position=1, function_arn=self.status.function.arn, invocation_type="Event"
+                    position=1, function_arn=function.function.arn, invocation_type=invocation
                 )
             ],
             opts=self.child(depends_on=[permission]),
-        )
-        # One rule set is active per account and region: this stack owns inbound mail in its account.
-        aws.ses.ActiveReceiptRuleSet(
-            f"{name}-active-rule-set", rule_set_name=rule_set.rule_set_name, opts=self.child(depends_on=[store])
         )
 
     def _dns(self, identity: aws.ses.DomainIdentity, dkim: aws.ses.DomainDkim) -> None:

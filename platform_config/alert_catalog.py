@@ -201,6 +201,7 @@ def mail_alerts(ctx: StackContext) -> list[AlertSpec]:
     """Dead letters, queue age, the functions' errors and throttles, RunTask and dispatch failures."""
     queue, dlq = ctx.physical_name("inbound-mail"), ctx.physical_name("inbound-mail-dlq")
     dispatcher, status = ctx.physical_name("mail-dispatcher"), ctx.physical_name("mail-status")
+    gate, status_failed = ctx.physical_name("mail-gate"), ctx.physical_name("mail-status-failed")
     spec = partial(AlertSpec, service="mail")
     return [
         spec(key="mail.dlq-depth", resource=dlq, title=f"{dlq} holds messages", aggregation="max",
@@ -222,6 +223,20 @@ def mail_alerts(ctx: StackContext) -> list[AlertSpec]:
         spec(key="mail.status-errors", resource=status, title=f"{status} errors", aggregation="sum",
              metric=f"sum:aws.lambda.errors{{functionname:{status}}}.as_count()", comparator=">", critical=0,
              priority=3, runbook="Verdicts are not recorded: read the status function's logs."),
+        spec(key="mail.rejected", resource=gate, title="Inbound mail stopped by the gate", aggregation="sum",
+             metric=f"sum:platform.mail.messagesrejected{{functionname:{gate}}}.as_count()", comparator=">",
+             critical=10, warning=0, priority=3, cloudwatch=True,
+             runbook="Mail failed the virus scan, was not scanned clean, or failed DMARC with a reject policy, and "
+             "was dropped: the gate's logs give each message id and reason; ask the sender to resend if legitimate."),
+        spec(key="mail.gate-errors", resource=gate, title=f"{gate} errors", aggregation="sum",
+             metric=f"sum:aws.lambda.errors{{functionname:{gate}}}.as_count()", comparator=">", critical=0,
+             priority=2, runbook="The gate failed: inbound mail may not be processed. Read its logs."),
+        spec(key="mail.status-failed", resource=status_failed, title=f"{status_failed} holds events",
+             aggregation="max",
+             metric=f"max:aws.sqs.approximate_number_of_messages_visible{{queuename:{status_failed}}}",
+             comparator=">", critical=0, priority=3,
+             runbook="Verdicts the status function failed to record after Lambda's retries: read its logs, then "
+             "replay the events from the queue."),
         spec(key="mail.run-task-failures", resource=dispatcher, title="RunTask did not start mail processing",
              aggregation="sum",
              metric=f"sum:platform.mail.runtaskfailures{{functionname:{dispatcher}}}.as_count()", comparator=">",

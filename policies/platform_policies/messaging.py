@@ -16,6 +16,8 @@ TOPIC = "aws:sns/topic:Topic"
 TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy"
 MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
 FUNCTION = "aws:lambda/function:Function"
+INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
+RECEIPT_RULE = "aws:ses/receiptRule:ReceiptRule"
 SCHEDULE = "aws:scheduler/schedule:Schedule"
 EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 SES_TYPES = (
@@ -31,27 +33,39 @@ def _queue_encrypted(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
 
 
 def dead_letter_arns(stack: Stack) -> set[str]:
-    """Queues used as a dead-letter target by a queue, a schedule, an event target or a function."""
+    """Queues used as a dead-letter target by a queue, a schedule, an event target, a function or a
+    function's asynchronous on-failure destination (ARNs known so far; see `dead_letter_urns`)."""
     arns = set()
     for queue in [*stack.of_type(QUEUE), *stack.of_type(REDRIVE_POLICY)]:
-        redrive = parse_json(queue.get("redrivePolicy")) or {}
+        redrive = parse_json(queue.props.known("redrivePolicy")) or {}
         if redrive.get("deadLetterTargetArn"):
             arns.add(str(redrive["deadLetterTargetArn"]))
     for schedule in stack.of_type(SCHEDULE):
-        arns.add(str(((schedule.get("target") or {}).get("deadLetterConfig") or {}).get("arn")))
+        arns.add(str(((schedule.props.known("target") or {}).get("deadLetterConfig") or {}).get("arn")))
     for target in stack.of_type(EVENT_TARGET):
-        arns.add(str((target.get("deadLetterConfig") or {}).get("arn")))
+        arns.add(str((target.props.known("deadLetterConfig") or {}).get("arn")))
     for function in stack.of_type(FUNCTION):
-        arns.add(str((function.get("deadLetterConfig") or {}).get("targetArn")))
+        arns.add(str((function.props.known("deadLetterConfig") or {}).get("targetArn")))
+    for config in stack.of_type(INVOKE_CONFIG):
+        arns.add(str(((config.props.known("destinationConfig") or {}).get("onFailure") or {}).get("destination")))
     return arns
+
+
+def dead_letter_urns(stack: Stack) -> set[str]:
+    """The same targets by dependency, which a preview knows before the ARNs of new queues."""
+    links = {
+        QUEUE: "redrivePolicy", REDRIVE_POLICY: "redrivePolicy", SCHEDULE: "target", EVENT_TARGET: "deadLetterConfig",
+        FUNCTION: "deadLetterConfig", INVOKE_CONFIG: "destinationConfig",
+    }  # fmt: skip
+    return {urn for r in stack.of_type(*links) for urn in r.property_dependencies.get(links[r.type], ())}
 
 
 def _has_dlq(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     """The redrive policy is the queue's own `redrive_policy` or a separate `aws.sqs.RedrivePolicy`
     whose `queue_url` is the queue's."""
-    dead_letters = dead_letter_arns(stack)
+    dead_letters, dead_letter_queues = dead_letter_arns(stack), dead_letter_urns(stack)
     for queue in stack.of_type(QUEUE):
-        if any(arn.endswith(f":{queue.get('name')}") for arn in dead_letters):
+        if queue.urn in dead_letter_queues or any(arn.endswith(f":{queue.get('name')}") for arn in dead_letters):
             continue  # a DLQ needs no DLQ
         separate = [
             p for p in stack.of_type(REDRIVE_POLICY) if queue.urn in p.property_dependencies.get("queueUrl", ())
@@ -131,7 +145,44 @@ def _receipt_rule(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
         yield f"receipt rule {r.get('name')} does not scan for spam and viruses"
 
 
+def _async_failures_kept(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """Functions SES invokes asynchronously (an `Event` Lambda action) keep what they fail on."""
+    functions = stack.of_type(FUNCTION)
+    configs = stack.of_type(INVOKE_CONFIG)
+    for rule in stack.of_type(RECEIPT_RULE):
+        for action in rule.get("lambdaActions") or []:
+            if not isinstance(action, Mapping) or action.get("invocationType", "Event") != "Event":
+                continue
+            targets = [
+                f
+                for f in functions
+                if f.urn in rule.property_dependencies.get("lambdaActions", ())
+                or str(action.get("functionArn", "")).endswith(f":function:{f.props.known('name')}")
+            ]
+            for function in targets:
+                kept = (function.props.known("deadLetterConfig") or {}).get("targetArn") or any(
+                    (function.urn in c.property_dependencies.get("functionName", ())
+                     or c.props.known("functionName") == function.props.known("name"))
+                    and ((c.get("destinationConfig") or {}).get("onFailure") or {}).get("destination")
+                    for c in configs
+                )  # fmt: skip
+                if not kept:
+                    yield (
+                        function.urn,
+                        (
+                            f"function {function.get('name')} is invoked asynchronously by receipt rule "
+                            f"{rule.get('name')} and keeps no failed event (no on-failure destination or DLQ)"
+                        ),
+                    )
+
+
 RULES = [
+    Rule(id="lambda-async-failure-destination", description="Functions invoked asynchronously by SES keep the "
+         "events they fail on (an on-failure destination or a dead-letter queue).", why="Lambda drops an "
+         "asynchronous event after its retries: a message's verdicts would be lost with no trace.",
+         fix="Add an aws.lambda_.FunctionEventInvokeConfig with destination_config.on_failure (MailPipeline does).",
+         anchors="AWS Lambda guide, asynchronous invocation (destinations); cdk-nag serverless LambdaDLQ",
+         stack_check=_async_failures_kept),
     Rule(id="sqs-encrypted", description="SQS queues are encrypted.", why="Messages carry mail and event data.",
          fix="Set kms_master_key_id (or sqs_managed_sse_enabled).", anchors="FSBP SQS.1; cdk-nag AwsSolutions-SQS2",
          types=(QUEUE,), check=_queue_encrypted),

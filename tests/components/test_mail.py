@@ -117,6 +117,35 @@ def test_store_rule_requires_tls_scans_and_stores_with_a_notification(platform: 
     assert active["ruleSetName"] == f"platform-{platform.stack}-mail-inbound"
 
 
+def test_the_gate_runs_first_and_synchronously_so_a_stop_keeps_mail_from_being_stored(platform: ProgramRun) -> None:
+    gate, store = platform.named("mail-rule-gate"), platform.named("mail-rule-store")
+    assert "after" not in gate.inputs  # the first rule of the set
+    assert store.inputs["after"] == "gate"
+    assert gate.inputs["scanEnabled"] is True  # the verdicts the gate reads
+    assert gate.inputs["recipients"] == store.inputs["recipients"]
+    (invoke,) = gate.inputs["lambdaActions"]
+    assert invoke["invocationType"] == "RequestResponse"
+    assert invoke["functionArn"].endswith(f":function:platform-{platform.stack}-mail-gate")
+    permission = platform.named("mail-gate-invoke")
+    assert permission.inputs["sourceArn"] == rule_arn(platform, "gate")
+    assert permission.inputs["sourceAccount"] == _account(platform)
+    assert permission.urn in gate.dependencies
+    # It decides from the event alone: its role may write its own logs and nothing else.
+    granted = [r.name for r in platform.of_type("aws:iam/rolePolicy:RolePolicy") if r.name.startswith("mail-gate-")]
+    assert granted == ["mail-gate-logs-policy"]
+
+
+def test_status_events_that_keep_failing_land_in_an_encrypted_queue(platform: ProgramRun) -> None:
+    config = platform.named("mail-status-invoke-config")
+    queue = platform.named("mail-status-failed")
+    assert config.inputs["functionName"] == f"platform-{platform.stack}-mail-status"
+    assert config.property_dependencies["destinationConfig"] == [queue.urn]
+    assert queue.inputs["kmsMasterKeyId"].endswith("key/mock-mail-key")
+    statements = {s["Sid"]: s for s in policy_of(platform.named("mail-status-failures").inputs)["Statement"]}
+    assert statements["SendFailedEvents"]["Action"] == ["sqs:SendMessage"]
+    assert platform.named("mail-status-failures").urn in config.dependencies
+
+
 def test_dns_records_for_receiving_and_dkim(platform: ProgramRun) -> None:
     domain = config_of(platform).mail.domain
     mx = platform.named("mail-mx").inputs

@@ -235,6 +235,8 @@ CASES = [
     Case("elb-tls", ("cluster-https",), set_input("cluster-https", "sslPolicy", "ELBSecurityPolicy-2016-08"), label="old-tls"),
     Case("sqs-encrypted", ("mail-queue",), drop_input("mail-queue", "kmsMasterKeyId")),
     Case("sqs-dead-letter", ("mail-queue", "mail-dlq"), drop_input("mail-queue", "redrivePolicy")),
+    Case("lambda-async-failure-destination", ("mail-rule-status", "mail-status-function", "mail-status-invoke-config", "mail-status-failed"), drop("mail-status-invoke-config")),
+    Case("sqs-dead-letter", ("mail-rule-status", "mail-status-function", "mail-status-invoke-config", "mail-status-failed"), drop("mail-status-invoke-config"), label="lambda-destination-is-a-dead-letter-queue"),
     Case("sqs-dead-letter", ("mail-queue", "mail-dlq"), redrive_as_its_own_resource(dead_letter=False), good=redrive_as_its_own_resource(), label="separate-redrive-policy"),
     Case("sqs-tls-only", ("mail-queue", "mail-queue-policy"), drop("mail-queue-policy")),
     Case("resource-policies-scoped", ("mail-queue-policy",), edit_json("mail-queue-policy", "policy", lambda d: d["Statement"][0].pop("Condition"))),
