@@ -67,8 +67,11 @@ preview: $(STAMP)
 pr-comment: $(STAMP)
 	$(BIN)/python -m tools.ci pr-comment --base $(BASE) $(if $(filter command line,$(origin STACK)),--stack $(STACK))
 
+## Two pytest-xdist workers (each runs the stacks it needs once; the PostgreSQL tests start a server per
+## worker). TEST_WORKERS=0 runs in one process, e.g. to debug with pdb.
+TEST_WORKERS ?= 2
 test: $(STAMP) $(MERMAID)
-	$(BIN)/python -m pytest $(ARGS)
+	$(BIN)/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS)) $(ARGS)
 
 ## The architecture diagram of one stack, drawn from its offline desired state: build/diagram/<stack>.md.
 diagram: $(STAMP) $(MERMAID)
