@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -368,3 +370,17 @@ def test_a_rule_whose_own_input_is_unknown_cannot_decide_and_says_so(pack: Polic
     assert [v.level for v in found] == ["advisory"]
     assert "can't run policy 'step-functions-observable'" in found[0].message
     assert "tracingConfiguration" in found[0].message
+
+
+def test_the_readmes_card_data_table_names_rules_the_pack_has() -> None:
+    """The assessor's table in the README cites rules by id: each must exist, so a renamed rule fails here."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Card data", 1)[1].split("\n## ", 1)[0]
+    cited = {
+        rule
+        for row in section.splitlines()
+        if row.startswith("| ")
+        for rule in re.findall(r"`([a-z0-9-]+)`", row.rsplit("|", 2)[-2])
+    }
+    assert cited, "the Card data table cites no rule"
+    assert cited <= {rule.id for rule in RULES}, cited - {rule.id for rule in RULES}
