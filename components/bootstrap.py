@@ -13,15 +13,8 @@ from components.base import Component, Out
 from components.buckets import PrivateBucket, PrivateBucketArgs
 from platform_config.bootstrap import BootstrapConfig
 from platform_config.tags import component_tags
-from platform_lib.iam import Statement, policy_document, statement
+from platform_lib.iam import KEY_ADMINISTRATION, Statement, policy_document, statement
 
-KEY_ADMINISTRATION = [
-    "kms:CancelKeyDeletion", "kms:CreateAlias", "kms:DeleteAlias", "kms:DescribeKey", "kms:DisableKey",
-    "kms:DisableKeyRotation", "kms:EnableKey", "kms:EnableKeyRotation", "kms:GetKeyPolicy",
-    "kms:GetKeyRotationStatus", "kms:ListResourceTags", "kms:PutKeyPolicy", "kms:RevokeGrant",
-    "kms:ScheduleKeyDeletion", "kms:TagResource", "kms:UntagResource", "kms:UpdateAlias",
-    "kms:UpdateKeyDescription",
-]  # fmt: skip
 """Managing the key, not using it, and not `kms:CreateGrant` (a grant is use by another name)."""
 KEY_METADATA = ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags"]
 KEY_USE = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*"]

@@ -19,7 +19,7 @@ from components.secrets import SecretRef, secret_read_statements
 from platform_config.context import StackContext
 from platform_config.databases import DatabaseConfig
 from platform_config.tags import CARD_DATA_SCOPE, component_tags
-from platform_lib.iam import key_policy, logs_may_encrypt, policy_document, service_trust_policy
+from platform_lib.iam import logs_may_encrypt, policy_document, service_only_key_policy, service_trust_policy
 
 MASTER_USERNAME = "platform_admin"
 """Not `postgres`: a default admin name is the first guess of any credential-stuffing attempt."""
@@ -68,8 +68,11 @@ class Database(Component, token="platform:database:Database"):
             description=f"RDS {self.identifier}: storage, master secret, Performance Insights, user secrets",
             enable_key_rotation=True,
             deletion_window_in_days=ctx.profile.kms_deletion_window_days,
-            policy=key_policy(
+            # Storage, backups, Performance Insights (rds) and the user and master secrets (secretsmanager).
+            policy=service_only_key_policy(
                 ctx.account_id,
+                ctx.region,
+                ["rds", "secretsmanager"],
                 logs_may_encrypt(
                     "LogsEncryptsTheDatabaseLogs", ctx.region, ctx.arn("logs", f"log-group:{log_prefix}/*")
                 ),

@@ -102,3 +102,40 @@ def key_policy(account_id: str, *statements: Statement) -> pulumi.Output[str]:
         "Resource": "*",
     }
     return policy_document(account, *statements)
+
+
+KEY_ADMINISTRATION = [
+    "kms:CancelKeyDeletion", "kms:CreateAlias", "kms:DeleteAlias", "kms:DescribeKey", "kms:DisableKey",
+    "kms:DisableKeyRotation", "kms:EnableKey", "kms:EnableKeyRotation", "kms:GetKeyPolicy",
+    "kms:GetKeyRotationStatus", "kms:ListResourceTags", "kms:PutKeyPolicy", "kms:RevokeGrant",
+    "kms:ScheduleKeyDeletion", "kms:TagResource", "kms:UntagResource", "kms:UpdateAlias",
+    "kms:UpdateKeyDescription",
+]  # fmt: skip
+"""Managing a key without using it: no Decrypt, Encrypt, GenerateDataKey or CreateGrant."""
+KEY_USE_THROUGH_SERVICES = [
+    "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*",
+]  # fmt: skip
+
+
+def service_only_key_policy(
+    account_id: str, region: str, services: list[str], *statements: Statement
+) -> pulumi.Output[str]:
+    """A data key that the account administers through IAM but uses only through the named services
+    (`kms:ViaService`): an IAM principal may decrypt a database's secrets through Secrets Manager (with
+    secretsmanager:GetSecretValue on that secret), never by calling KMS itself, so kms:* in an identity
+    policy no longer reaches the data. Grants, which RDS makes for storage and backups, only for AWS
+    resources. Service principals (CloudWatch Logs) come as `statements`, scoped by encryption context."""
+    root = {"AWS": f"arn:aws:iam::{account_id}:root"}
+    via = {"kms:CallerAccount": account_id, "kms:ViaService": sorted(f"{s}.{region}.amazonaws.com" for s in services)}
+    return policy_document(
+        statement("AccountAdministersThroughIam", KEY_ADMINISTRATION, ["*"], principals=root),
+        statement(
+            "AccountUsesOnlyThroughServices", KEY_USE_THROUGH_SERVICES, ["*"], principals=root,
+            conditions={"StringEquals": via},
+        ),
+        statement(
+            "ServicesGrantOnlyForAwsResources", ["kms:CreateGrant", "kms:ListGrants"], ["*"], principals=root,
+            conditions={"StringEquals": via, "Bool": {"kms:GrantIsForAWSResource": "true"}},
+        ),
+        *statements,
+    )  # fmt: skip

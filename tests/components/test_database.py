@@ -473,3 +473,46 @@ def test_a_card_database_tags_its_resources_as_card_data_scope(platform: Program
         for resource_name in (f"{name}-instance", f"{name}-key", f"{name}-sg", f"{name}-params"):
             tags = platform.named(resource_name).inputs.get("tags") or {}
             assert (tags.get("DataScope") == "card") is settings.card_data, resource_name
+
+
+@pytest.mark.parametrize(
+    ("action", "context", "allowed"),
+    [
+        ("kms:Decrypt", {}, False),  # calling KMS directly: never, whatever IAM grants
+        ("kms:GenerateDataKey", {}, False),
+        ("kms:Decrypt", {"kms:ViaService": "secretsmanager.ap-northeast-1.amazonaws.com"}, True),
+        ("kms:Decrypt", {"kms:ViaService": "rds.ap-northeast-1.amazonaws.com"}, True),  # Performance Insights
+        ("kms:Decrypt", {"kms:ViaService": "s3.ap-northeast-1.amazonaws.com"}, False),
+        ("kms:Decrypt", {"kms:ViaService": "secretsmanager.us-east-1.amazonaws.com"}, False),
+        (
+            "kms:CreateGrant",
+            {"kms:ViaService": "rds.ap-northeast-1.amazonaws.com", "kms:GrantIsForAWSResource": "true"},
+            True,
+        ),
+        (
+            "kms:CreateGrant",
+            {"kms:ViaService": "rds.ap-northeast-1.amazonaws.com", "kms:GrantIsForAWSResource": "false"},
+            False,
+        ),
+        ("kms:CreateGrant", {}, False),
+        ("kms:PutKeyPolicy", {}, True),  # the account still administers it (the deploy role re-policies it)
+        ("kms:ScheduleKeyDeletion", {}, True),
+    ],
+)
+def test_database_keys_are_used_only_through_rds_and_secrets_manager(
+    platform: ProgramRun, action: str, context: dict[str, str], allowed: bool
+) -> None:
+    """The worst case: an account principal whose IAM policy allows kms:* on every key."""
+    from tests.iam_eval import Request, key_allows
+
+    account = _account(platform)
+    everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]}
+    for key in config_of(platform).databases:
+        key_resource = platform.named(f"{key}-key")
+        request = Request(
+            principal=f"arn:aws:iam::{account}:role/anyone",
+            action=action,
+            resource=f"arn:aws:kms:ap-northeast-1:{account}:key/mock-{key}-key",
+            context={"kms:CallerAccount": account, **context},
+        )
+        assert key_allows(request, key_resource.inputs["policy"], [everything]) is allowed, (key, action, context)
