@@ -28,7 +28,7 @@ from platform_config.context import StackContext
 from platform_config.mail import LEASE_MARGIN_SECONDS, MailConfig
 from platform_config.tags import component_tags
 from platform_lib.containers import APP_CONTAINER
-from platform_lib.iam import key_policy, policy_document, statement
+from platform_lib.iam import policy_document, service_only_key_policy, statement
 
 RAW_PREFIX = "raw/"
 RULE_SET, GATE_RULE, STORE_RULE, STATUS_RULE = "inbound", "gate", "store", "status"
@@ -111,8 +111,11 @@ class MailPipeline(Component, token="platform:mail:MailPipeline"):
             description=f"Inbound mail in {self.region}: raw messages, topic, queues, table",
             enable_key_rotation=True,
             deletion_window_in_days=ctx.profile.kms_deletion_window_days,
-            policy=key_policy(
+            # Roles use it only through the stores it encrypts; SES and SNS as service principals below.
+            policy=service_only_key_policy(
                 ctx.account_id,
+                self.region,
+                ["dynamodb", "s3", "sns", "sqs"],
                 # SES writes encrypted objects (bucket default SSE-KMS) and publishes to the encrypted topic.
                 statement(
                     "SesEncrypts",

@@ -189,6 +189,24 @@ def test_key_policy_lets_ses_and_sns_use_the_key_from_this_account(platform: Pro
         assert statements[sid]["Condition"] == {"StringEquals": {"aws:SourceAccount": _account(platform)}}
 
 
+@pytest.mark.parametrize(
+    ("via", "allowed"),
+    [(None, False), ("s3", True), ("sqs", True), ("dynamodb", True), ("sns", True), ("secretsmanager", False)],
+)
+def test_roles_use_the_mail_key_only_through_the_stores_it_encrypts(
+    platform: ProgramRun, via: str | None, allowed: bool
+) -> None:
+    from tests.iam_eval import Request, key_allows
+
+    account = _account(platform)
+    everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]}
+    context = {"kms:CallerAccount": account}
+    if via is not None:
+        context["kms:ViaService"] = f"{via}.{MAIL_REGION}.amazonaws.com"
+    request = Request(f"arn:aws:iam::{account}:role/anyone", "kms:Decrypt", "arn:aws:kms:x", context)
+    assert key_allows(request, platform.named("mail-key").inputs["policy"], [everything]) is allowed
+
+
 def test_dedup_table(platform: ProgramRun) -> None:
     table = platform.named("mail-table")
     assert table.inputs["hashKey"] == "messageId"
