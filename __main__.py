@@ -38,6 +38,9 @@ pulumi.export(
     },
 )
 pulumi.export("loadBalancerDnsName", platform.cluster.alb_dns_name)
+if platform.cluster.internal is not None:
+    # Internal apps' hosts resolve to this name, in the operators' DNS (outside this program).
+    pulumi.export("internalLoadBalancerDnsName", platform.cluster.internal.dns_name)
 pulumi.export(
     "apps",
     {name: {"service": app.service_name, "repository": app.repository_url} for name, app in platform.apps.items()},

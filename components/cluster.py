@@ -1,7 +1,8 @@
-"""The ECS cluster and the one internet-facing load balancer every web app sits behind.
+"""The ECS cluster, the internet-facing load balancer of web apps, and the internal one of back offices.
 
-The cluster encrypts and logs ECS Exec sessions; the load balancer terminates TLS with a current
-policy, redirects HTTP, drops invalid headers and writes access logs to a private, expiring bucket.
+The cluster encrypts and logs ECS Exec sessions; each load balancer terminates TLS with a current
+policy, drops invalid headers and writes access logs to a private, versioned bucket. The public one
+redirects HTTP; the internal one sits in the app subnets and admits only the operator networks.
 """
 
 from __future__ import annotations
@@ -33,6 +34,23 @@ ELB_LOG_ACCOUNTS = {
 """Regions opened before August 2022 deliver ALB logs as this ELB account; newer ones use the
 `logdelivery.elasticloadbalancing.amazonaws.com` service principal."""
 ACCESS_LOG_PREFIX = "alb"
+"""Both load balancers log under it (the internal one in `alb/internal`), so one expiry rule keeps both."""
+
+
+def access_log_prefix(*, internal: bool) -> str:
+    return f"{ACCESS_LOG_PREFIX}/internal" if internal else ACCESS_LOG_PREFIX
+
+
+@dataclass(frozen=True, kw_only=True)
+class Front:
+    """Where a web app's route attaches: one load balancer, its HTTPS listener and its security group."""
+
+    internal: bool
+    name: str
+    load_balancer: aws.lb.LoadBalancer
+    listener_arn: pulumi.Output[str]
+    security_group_id: pulumi.Output[str]
+    dns_name: pulumi.Output[str]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,6 +59,8 @@ class ClusterArgs:
     load_balancer: LoadBalancerConfig
     vpc_id: pulumi.Input[str]
     public_subnet_ids: pulumi.Input[Sequence[str]]
+    app_subnet_ids: pulumi.Input[Sequence[str]]
+    """Where the internal load balancer (if any) sits, next to the tasks it serves."""
     datadog_site: str
     datadog_api_key: pulumi.Input[str]
     """The Datadog API key (a Pulumi secret); stored once in Secrets Manager for every task's sidecars."""
@@ -140,58 +160,114 @@ class Cluster(Component, token="platform:apps:Cluster"):
         self.datadog = DatadogSettings(site=args.datadog_site, api_key_secret_arn=self.datadog_api_key_secret.arn)
         self.datadog_secret = SecretRef(arn=self.datadog_api_key_secret.arn, kms_key_arn=self.key.arn)
 
-        self._load_balancer(args, protect)
+        self._load_balancers(args, protect)
 
         self.cluster_arn = self.cluster.arn
         self.exec_key_arn = self.key.arn
         self.exec_log_group_arn = self.exec_log_group.arn
         self.finish()
 
-    def _load_balancer(self, args: ClusterArgs, protect: bool) -> None:
-        ctx, name, settings = self._context, self._name, args.load_balancer
+    def _load_balancers(self, args: ClusterArgs, protect: bool) -> None:
+        settings = args.load_balancer
         bucket_policy = self._access_log_bucket(settings, protect)
-        self.alb_security_group = aws.ec2.SecurityGroup(
-            f"{name}-alb-sg",
+        self.public = self._front(
+            args, protect, bucket_policy, internal=False, subnet_ids=args.public_subnet_ids,
+            sources=("0.0.0.0/0",), certificate_arn=settings.certificate_arn,
+        )  # fmt: skip
+        self.internal: Front | None = None
+        if settings.internal is not None:
+            self.internal = self._front(
+                args, protect, bucket_policy, internal=True, subnet_ids=args.app_subnet_ids,
+                sources=settings.internal.allowed_cidrs,
+                certificate_arn=settings.internal.certificate_arn or settings.certificate_arn,
+            )  # fmt: skip
+        self.alb = self.public.load_balancer
+        self.https_listener_arn = self.public.listener_arn
+        self.alb_security_group_id = self.public.security_group_id
+        self.alb_dns_name = self.public.dns_name
+        self.alb_name = self.public.name
+
+    def front(self, *, internal: bool) -> Front:
+        """The load balancer an app's route attaches to: the internal one for `internal` apps."""
+        if not internal:
+            return self.public
+        if self.internal is None:
+            raise ValueError("an internal app needs `platform:apps.loadBalancer.internal` (the config checks say so)")
+        return self.internal
+
+    def _front(
+        self,
+        args: ClusterArgs,
+        protect: bool,
+        bucket_policy: aws.s3.BucketPolicy,
+        *,
+        internal: bool,
+        subnet_ids: pulumi.Input[Sequence[str]],
+        sources: Sequence[str],
+        certificate_arn: str,
+    ) -> Front:
+        """One application load balancer: its security group, HTTPS listener and (public only) HTTP redirect.
+
+        The internal one sits in the app subnets and admits only the operator networks on 443; it has no
+        HTTP listener, since nobody on those networks needs the redirect badly enough to open port 80."""
+        ctx, settings = self._context, args.load_balancer
+        side = "internal" if internal else "public"
+        name = f"{self._name}-alb" if not internal else f"{self._name}-internal-alb"
+        physical_name = ctx.physical_name(side, max_length=32)
+        security_group = aws.ec2.SecurityGroup(
+            f"{name}-sg",
             vpc_id=args.vpc_id,
-            description="Public load balancer: HTTP and HTTPS from anywhere, out only to app tasks",
-            tags={**self.tags, "Name": ctx.physical_name("alb")},
+            description=(
+                "Internal load balancer: HTTPS from the operator networks, out only to internal app tasks"
+                if internal
+                else "Public load balancer: HTTP and HTTPS from anywhere, out only to app tasks"
+            ),
+            tags={**self.tags, "Name": ctx.physical_name("alb" if not internal else "internal-alb")},
             opts=self.child(),
         )
-        for port in (HTTP, HTTPS):
-            aws.vpc.SecurityGroupIngressRule(
-                f"{name}-alb-from-internet-{port}",
-                security_group_id=self.alb_security_group.id,
-                ip_protocol="tcp",
-                from_port=port,
-                to_port=port,
-                cidr_ipv4="0.0.0.0/0",
-                description="Clients on the internet" + (" (redirected to HTTPS)" if port == HTTP else ""),
-                opts=self.child(),
-            )
-        self.alb = aws.lb.LoadBalancer(
-            f"{name}-alb",
-            name=ctx.physical_name("public", max_length=32),
+        ports = (HTTPS,) if internal else (HTTP, HTTPS)
+        for source in sources:
+            for port in ports:
+                aws.vpc.SecurityGroupIngressRule(
+                    f"{name}-from-internet-{port}"
+                    if not internal
+                    else f"{name}-from-{source.replace('.', '-').replace('/', '-')}-{port}",
+                    security_group_id=security_group.id,
+                    ip_protocol="tcp",
+                    from_port=port,
+                    to_port=port,
+                    cidr_ipv4=source,
+                    description=(
+                        "An operator network"
+                        if internal
+                        else "Clients on the internet" + (" (redirected to HTTPS)" if port == HTTP else "")
+                    ),
+                    opts=self.child(),
+                )
+        load_balancer = aws.lb.LoadBalancer(
+            name,
+            name=physical_name,
             load_balancer_type="application",
-            internal=False,
-            subnets=args.public_subnet_ids,
-            security_groups=[self.alb_security_group.id],
+            internal=internal,
+            subnets=subnet_ids,
+            security_groups=[security_group.id],
             drop_invalid_header_fields=True,
             enable_deletion_protection=protect,
             idle_timeout=settings.idle_timeout_seconds,
             access_logs=aws.lb.LoadBalancerAccessLogsArgs(
-                bucket=self.access_log_bucket.bucket, prefix=ACCESS_LOG_PREFIX, enabled=True
+                bucket=self.access_log_bucket.bucket, prefix=access_log_prefix(internal=internal), enabled=True
             ),
-            tags=self.tags,
+            tags={**self.tags, "Exposure": side},
             # ELB checks it can write to the bucket when access logs are switched on.
             opts=self.child(depends_on=[bucket_policy]),
         )
-        self.https_listener = aws.lb.Listener(
-            f"{name}-https",
-            load_balancer_arn=self.alb.arn,
+        listener = aws.lb.Listener(
+            f"{self._name}-https" if not internal else f"{name}-https",
+            load_balancer_arn=load_balancer.arn,
             port=HTTPS,
             protocol="HTTPS",
             ssl_policy=settings.ssl_policy,
-            certificate_arn=settings.certificate_arn,
+            certificate_arn=certificate_arn,
             default_actions=[
                 aws.lb.ListenerDefaultActionArgs(
                     type="fixed-response",
@@ -203,26 +279,31 @@ class Cluster(Component, token="platform:apps:Cluster"):
             tags=self.tags,
             opts=self.child(),
         )
-        aws.lb.Listener(
-            f"{name}-http-redirect",
-            load_balancer_arn=self.alb.arn,
-            port=HTTP,
-            protocol="HTTP",
-            default_actions=[
-                aws.lb.ListenerDefaultActionArgs(
-                    type="redirect",
-                    redirect=aws.lb.ListenerDefaultActionRedirectArgs(
-                        protocol="HTTPS", port=str(HTTPS), status_code="HTTP_301"
-                    ),
-                )
-            ],
-            tags=self.tags,
-            opts=self.child(),
+        if not internal:
+            aws.lb.Listener(
+                f"{self._name}-http-redirect",
+                load_balancer_arn=load_balancer.arn,
+                port=HTTP,
+                protocol="HTTP",
+                default_actions=[
+                    aws.lb.ListenerDefaultActionArgs(
+                        type="redirect",
+                        redirect=aws.lb.ListenerDefaultActionRedirectArgs(
+                            protocol="HTTPS", port=str(HTTPS), status_code="HTTP_301"
+                        ),
+                    )
+                ],
+                tags=self.tags,
+                opts=self.child(),
+            )
+        return Front(
+            internal=internal,
+            name=physical_name,
+            load_balancer=load_balancer,
+            listener_arn=listener.arn,
+            security_group_id=security_group.id,
+            dns_name=load_balancer.dns_name,
         )
-        self.https_listener_arn = self.https_listener.arn
-        self.alb_security_group_id = self.alb_security_group.id
-        self.alb_dns_name = self.alb.dns_name
-        self.alb_name = ctx.physical_name("public", max_length=32)
 
     def _access_log_bucket(self, settings: LoadBalancerConfig, protect: bool) -> aws.s3.BucketPolicy:
         ctx = self._context
@@ -251,7 +332,10 @@ class Cluster(Component, token="platform:apps:Cluster"):
             statement(
                 "ElbLogDelivery",
                 ["s3:PutObject"],
-                [logs.objects(f"{ACCESS_LOG_PREFIX}/AWSLogs/{ctx.account_id}/")],
+                [
+                    logs.objects(f"{access_log_prefix(internal=internal)}/AWSLogs/{ctx.account_id}/")
+                    for internal in ((False, True) if settings.internal is not None else (False,))
+                ],
                 principals=principal,
             )
         )

@@ -1,8 +1,8 @@
 """A Fargate service: image repository, task definition with sidecars, roles, network, scaling.
 
-Web apps get a target group and a listener rule on the shared load balancer, and accept traffic only
-from it; workers get neither. Other resources grant this app access through its roles
-(`bucket.grant_read(app.task_role)`), never the other way round.
+Web apps get a target group and a listener rule on the shared load balancer (the internal one for
+`internal` apps), and accept traffic only from it; workers get neither. Other resources grant this
+app access through its roles (`bucket.grant_read(app.task_role)`), never the other way round.
 """
 
 from __future__ import annotations
@@ -57,6 +57,9 @@ class EcsApp(Component, token="platform:apps:EcsApp"):
         self._cluster = args.cluster
         self.physical_name = ctx.physical_name(name)
         self.tags = component_tags(service=name, component="ecs-app")
+        if settings.routing is not None:
+            # What the pack checks the wiring against: an internal app's route is on an internal listener.
+            self.tags["Exposure"] = "internal" if settings.internal else "public"
         self.repository = self._repository()
         image = args.image or ImageRef(
             uri=self.repository.repository_url.apply(lambda url: f"{url}:{settings.image.tag}"),
@@ -162,18 +165,19 @@ class EcsApp(Component, token="platform:apps:EcsApp"):
         settings, name = self._settings, self._name
         if settings.routing is None or settings.port is None:
             return
+        front = self._cluster.front(internal=settings.internal)
         aws.vpc.SecurityGroupIngressRule(
             f"{name}-from-alb",
             security_group_id=self.security_group.id,
-            referenced_security_group_id=self._cluster.alb_security_group_id,
+            referenced_security_group_id=front.security_group_id,
             ip_protocol="tcp",
             from_port=settings.port,
             to_port=settings.port,
-            description="The public load balancer",
+            description=f"The {'internal' if front.internal else 'public'} load balancer",
             opts=self.child(),
         )
         allow_egress(
-            f"{name}-alb", "app", security_group_id=self._cluster.alb_security_group_id,
+            f"{name}-alb", "app", security_group_id=front.security_group_id,
             to_group_id=self.security_group.id, port=settings.port, parent=self,
         )  # fmt: skip
 
@@ -218,7 +222,7 @@ class EcsApp(Component, token="platform:apps:EcsApp"):
             )
         rule = aws.lb.ListenerRule(
             f"{name}-route",
-            listener_arn=self._cluster.https_listener_arn,
+            listener_arn=self._cluster.front(internal=settings.internal).listener_arn,
             priority=settings.routing.priority,
             conditions=conditions,
             actions=[aws.lb.ListenerRuleActionArgs(type="forward", target_group_arn=target_group.arn)],

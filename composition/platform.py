@@ -82,6 +82,7 @@ class Platform(Component, token="platform:index:Platform"):
                 load_balancer=config.apps.load_balancer,
                 vpc_id=network.vpc_id,
                 public_subnet_ids=network.public_subnet_ids,
+                app_subnet_ids=network.app_subnet_ids,
                 datadog_site=config.monitoring.datadog_site,
                 datadog_api_key=secrets.datadog_api_key,
             ),

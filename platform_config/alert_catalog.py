@@ -22,7 +22,14 @@ def alert_catalog(config: PlatformConfig) -> list[AlertSpec]:
     """All specs, sorted by key (keys are unique: a duplicate is a programming error, raised here)."""
     ctx = StackContext.from_config(config)
     cluster_name = ctx.physical_name()
-    specs = load_balancer_alerts(ctx.physical_name("public", max_length=32), owner=config.apps.load_balancer.owner)
+    lb = config.apps.load_balancer
+    specs = load_balancer_alerts(ctx.physical_name("public", max_length=32), owner=lb.owner)
+    if lb.internal is not None:
+        specs.append(
+            elb_5xx_alert(
+                "cluster.internal-alb.elb-5xx", ctx.physical_name("internal", max_length=32), lb.internal.owner
+            )
+        )
     for name, db in sorted(config.databases.items()):
         specs += database_alerts(name, ctx.physical_name(name), db)
     for name, app in sorted(config.apps.services.items()):
@@ -41,23 +48,28 @@ def alert_catalog(config: PlatformConfig) -> list[AlertSpec]:
     return sorted(specs, key=lambda spec: spec.key)
 
 
-def load_balancer_alerts(alb_name: str, *, owner: str) -> list[AlertSpec]:
+def elb_5xx_alert(key: str, alb_name: str, owner: str) -> AlertSpec:
     """5xx answered by the load balancer itself (no healthy target, timeouts), owned by `owner`."""
+    return AlertSpec(
+        key=key,
+        service=owner,
+        resource=alb_name,
+        title=f"{alb_name} returns 5xx itself",
+        metric=f"sum:aws.applicationelb.httpcode_elb_5xx{{loadbalancer:app/{alb_name}/*}}.as_count()",
+        aggregation="sum",
+        comparator=">",
+        critical=50,
+        warning=10,
+        priority=2,
+        runbook="The load balancer answers 5xx when no target is healthy or targets time out: "
+        "check the services' running tasks and the target groups' health.",
+    )
+
+
+def load_balancer_alerts(alb_name: str, *, owner: str) -> list[AlertSpec]:
+    """The public load balancer's own 5xx and its web firewall's blocks, owned by `owner`."""
     return [
-        AlertSpec(
-            key="cluster.alb.elb-5xx",
-            service=owner,
-            resource=alb_name,
-            title=f"{alb_name} returns 5xx itself",
-            metric=f"sum:aws.applicationelb.httpcode_elb_5xx{{loadbalancer:app/{alb_name}/*}}.as_count()",
-            aggregation="sum",
-            comparator=">",
-            critical=50,
-            warning=10,
-            priority=2,
-            runbook="The load balancer answers 5xx when no target is healthy or targets time out: "
-            "check the services' running tasks and the target groups' health.",
-        ),
+        elb_5xx_alert("cluster.alb.elb-5xx", alb_name, owner),
         AlertSpec(
             key="cluster.waf.blocked",
             service=owner,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from platform_config.base import NAME_PATTERN, ConfigModel
 from platform_config.profiles import EnvironmentProfile
@@ -110,6 +111,9 @@ class AppConfig(ConfigModel):
     architecture: Literal["X86_64", "ARM64"] = "X86_64"
     customer_facing: bool = False
     """Customers reach it directly: its 5xx rate pages at priority 1 and its latency at 2 (else 2 and 3)."""
+    internal: bool = False
+    """Served only by the internal load balancer (`loadBalancer.internal`), never from the internet: back
+    offices and operator tools, which PCI DSS keeps off the public side of the card API (1.3, 1.4)."""
 
 
 WAF_MANAGED_RULE_GROUPS = (
@@ -137,15 +141,51 @@ class WafConfig(ConfigModel):
         return rules
 
 
+PRIVATE_NETWORKS = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+"""RFC 1918: the only sources an internal load balancer can be reached from."""
+
+
+def _private_network(cidr: str) -> str:
+    try:
+        network = ipaddress.IPv4Network(cidr)
+    except ValueError as error:
+        raise ValueError(f"{cidr!r} is not an IPv4 network with its prefix length ({error})") from None
+    if not any(network.subnet_of(private) for private in PRIVATE_NETWORKS):
+        raise ValueError(f"{cidr!r} is not inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16")
+    return cidr
+
+
+OperatorNetwork = Annotated[str, AfterValidator(_private_network)]
+INTERNAL_CIDRS_MAX = 60
+"""The internal load balancer admits each allowed network on 443 with one security group rule, and a
+security group holds 60 inbound rules by default."""
+
+
+class InternalLoadBalancerConfig(ConfigModel):
+    """The load balancer of internal apps: in the app subnets, reachable only from the operator networks."""
+
+    allowed_cidrs: tuple[OperatorNetwork, ...] = Field(min_length=1, max_length=INTERNAL_CIDRS_MAX)
+    """Private networks that reach it on 443 (the office VPN, over its own connection to the VPC); no
+    public range: an internal load balancer has no internet route, so a public one is a config mistake."""
+    owner: AppName
+    """The internal app whose on-call service owns the 5xx the internal load balancer answers itself."""
+    certificate_arn: str | None = Field(
+        default=None, pattern=r"^arn:aws:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$"
+    )
+    """Defaults to the public listener's certificate."""
+
+
 class LoadBalancerConfig(ConfigModel):
     certificate_arn: str = Field(pattern=r"^arn:aws:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$")
     ssl_policy: str = "ELBSecurityPolicy-TLS13-1-2-2021-06"
     """TLS 1.3 and 1.2 only."""
     idle_timeout_seconds: int = Field(default=60, ge=1, le=4000)
     access_log_retention_days: int = Field(ge=1)
+    """Days the access logs are kept; default 90 in stg and 365 in prd, which may not go below 365."""
     waf: WafConfig = Field(default_factory=WafConfig)
     """The web application firewall in front of the load balancer (PCI DSS v4 6.4.2)."""
-    """Days the access logs are kept; default 90 in stg and 365 in prd, which may not go below 365."""
+    internal: InternalLoadBalancerConfig | None = None
+    """The internal load balancer; required once an app is `internal`."""
     owner: AppName
     """The web app whose on-call service owns the 5xx the load balancer answers itself (no healthy target)."""
 

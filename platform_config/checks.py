@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from ipaddress import IPv4Network
 from typing import Protocol
 
 from platform_config.alert_catalog import alert_catalog
@@ -123,7 +124,7 @@ def _check_apps(config: PlatformConfig) -> list[ConfigIssue]:
     issues: list[ConfigIssue] = []
     services = config.apps.services
     issues += _shared_routing(services)
-    issues += _check_certificate(config)
+    issues += _check_certificate(config, "loadBalancer.certificateArn", config.apps.load_balancer.certificate_arn)
     for name, app in sorted(services.items()):
         at = f"{NAMESPACE}:apps.services.{name}"
         issues += _check_size(at, app)
@@ -147,15 +148,61 @@ def _check_apps(config: PlatformConfig) -> list[ConfigIssue]:
             )
         issues += _check_environment(at, app)
         issues += check_secret_sources(config, at, name, app.secrets)
-    owner = config.apps.load_balancer.owner
-    if owner not in services or services[owner].routing is None:
-        web_apps = sorted(name for name, app in services.items() if app.routing is not None)
-        issues.append(
-            ConfigIssue(
-                f"{NAMESPACE}:apps.loadBalancer.owner",
-                f"{owner!r} is not an app with `routing`; web apps: {', '.join(web_apps) or 'none'}",
-            )
+    issues += _check_owner("loadBalancer.owner", config.apps.load_balancer.owner, services, internal=False)
+    issues += _check_internal(config)
+    return issues
+
+
+def _check_owner(key: str, owner: str, services: Mapping[str, AppConfig], *, internal: bool) -> list[ConfigIssue]:
+    """A load balancer's owner is one of the web apps it serves."""
+    web_apps = sorted(name for name, app in services.items() if app.routing is not None and app.internal == internal)
+    if owner in web_apps:
+        return []
+    side = "internal" if internal else "public"
+    return [
+        ConfigIssue(
+            f"{NAMESPACE}:apps.{key}",
+            f"{owner!r} is not {'an' if internal else 'a'} {side} app with `routing`; "
+            f"{side} web apps: {', '.join(web_apps) or 'none'}",
         )
+    ]
+
+
+def _check_internal(config: PlatformConfig) -> list[ConfigIssue]:
+    """Internal apps need routing and the internal load balancer; that load balancer needs an owner."""
+    services, internal = config.apps.services, config.apps.load_balancer.internal
+    issues = [
+        ConfigIssue(
+            f"{NAMESPACE}:apps.services.{name}.internal",
+            "only an app with `routing` is served by a load balancer (an app without it is unreachable already)",
+        )
+        for name, app in sorted(services.items())
+        if app.internal and app.routing is None
+    ]
+    internal_apps = sorted(name for name, app in services.items() if app.internal and app.routing is not None)
+    if internal is None:
+        if internal_apps:
+            issues.append(
+                ConfigIssue(
+                    f"{NAMESPACE}:apps.loadBalancer.internal",
+                    f"required: {', '.join(internal_apps)} {'is' if len(internal_apps) == 1 else 'are'} internal; "
+                    "give `allowedCidrs` (the operator networks) and `owner`",
+                )
+            )
+        return issues
+    issues += _check_owner("loadBalancer.internal.owner", internal.owner, services, internal=True)
+    vpc = config.network.vpc_cidr
+    issues += [
+        ConfigIssue(
+            f"{NAMESPACE}:apps.loadBalancer.internal.allowedCidrs[{index}]",
+            f"{cidr} overlaps the VPC {vpc}: every task in it would reach the internal apps; "
+            "name the operators' networks only",
+        )
+        for index, cidr in enumerate(internal.allowed_cidrs)
+        if IPv4Network(cidr).overlaps(vpc)
+    ]
+    if internal.certificate_arn is not None:
+        issues += _check_certificate(config, "loadBalancer.internal.certificateArn", internal.certificate_arn)
     return issues
 
 
@@ -218,12 +265,11 @@ def _check_conditions(at: str, hosts: tuple[str, ...], paths: tuple[str, ...]) -
     return issues
 
 
-def _check_certificate(config: PlatformConfig) -> list[ConfigIssue]:
-    arn = config.apps.load_balancer.certificate_arn
+def _check_certificate(config: PlatformConfig, key: str, arn: str) -> list[ConfigIssue]:
     found = CERTIFICATE_ARN.match(arn)
     if found is None:
         return []
-    at = f"{NAMESPACE}:apps.loadBalancer.certificateArn"
+    at = f"{NAMESPACE}:apps.{key}"
     issues = []
     if found["region"] != config.region:
         issues.append(

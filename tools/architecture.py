@@ -193,7 +193,7 @@ def _load_balancer(snap: _Snapshot, arch: Architecture, sg_owner: dict[str, str]
                 lb_id,
                 ("load balancer", "internal" if internal else "internet-facing", ", ".join(listeners)),
                 "box",
-                node_id("tier", "public"),
+                node_id("tier", "app" if internal else "public"),  # drawn in the subnets it sits in
             )
         )
         for group in snap.deps(lb, "securityGroups"):

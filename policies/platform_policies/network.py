@@ -8,7 +8,7 @@ from typing import Any
 from pulumi_policy import Severity
 
 from platform_policies.framework import Resource, Rule, Stack
-from platform_policies.helpers import as_list
+from platform_policies.helpers import as_list, tags_of
 
 VPC = "aws:ec2/vpc:Vpc"
 FLOW_LOG = "aws:ec2/flowLog:FlowLog"
@@ -23,6 +23,8 @@ WEB_ACL = "aws:wafv2/webAcl:WebAcl"
 WEB_ACL_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
 WEB_ACL_LOGGING = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"
 LISTENER = ("aws:lb/listener:Listener", "aws:alb/listener:Listener")
+LISTENER_RULE = ("aws:lb/listenerRule:ListenerRule", "aws:alb/listenerRule:ListenerRule")
+TARGET_GROUP = ("aws:lb/targetGroup:TargetGroup", "aws:alb/targetGroup:TargetGroup")
 WORLD = {"0.0.0.0/0", "::/0"}
 TLS_POLICIES = {
     "ELBSecurityPolicy-TLS13-1-2-2021-06", "ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
@@ -165,6 +167,35 @@ def _web_firewall(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str
                 yield acl.urn, f"web ACL {acl.get('name')} lacks the AWS common rule set"
 
 
+def _internal_routes(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """A route to an internal app's target group is on a listener of an internal load balancer.
+
+    Joined by dependencies, which a preview knows even where every ARN is still unknown."""
+
+    def linked(resource: Resource, prop: str, types: tuple[str, ...]) -> list[Resource]:
+        return [
+            stack.by_urn[urn]
+            for urn in resource.property_dependencies.get(prop, ())
+            if urn in stack.by_urn and stack.by_urn[urn].type in types
+        ]
+
+    for route in stack.of_type(*LISTENER_RULE):
+        internal_targets = [
+            t for t in linked(route, "actions", TARGET_GROUP) if tags_of(t).get("Exposure") == "internal"
+        ]
+        if not internal_targets:
+            continue
+        apps = ", ".join(sorted(t.name for t in internal_targets))
+        load_balancers = [
+            lb for listener in linked(route, "listenerArn", LISTENER) for lb in linked(listener, "loadBalancerArn", LB)
+        ]
+        if not load_balancers:
+            yield route.urn, f"the route to internal {apps} is on a listener of no load balancer of this stack"
+        for lb in load_balancers:
+            if lb.get("internal") is not True:
+                yield route.urn, f"internal {apps} is routed from internet-facing load balancer {lb.get('name')}"
+
+
 RULES = [
     Rule(id="vpc-flow-logs", description="Every VPC logs ALL traffic with a flow log.",
          why="Flow logs are the record of who talked to what during an incident.",
@@ -195,6 +226,12 @@ RULES = [
          "DSS asks for an automated solution that detects and prevents web attacks in front of them.",
          fix="Use the WebFirewall component (components/web_firewall.py).",
          anchors="PCI DSS v4 6.4.2; FSBP ELB.16, WAF.11", stack_check=_web_firewall),
+    Rule(id="elb-internal-apps-private", description="Routes to internal apps' target groups (tagged "
+         "Exposure=internal) are only on listeners of internal load balancers.", why="The back office has "
+         "read-write access to the app database; on the internet-facing load balancer only a Host header would "
+         "stand between it and the internet.", fix="Set `internal: true` on the app; EcsApp routes it through "
+         "the Cluster's internal load balancer.", anchors="PCI DSS v4 1.4.2",
+         stack_check=_internal_routes),
     Rule(id="elb-deletion-protection", description="Load balancers are deletion-protected.",
          why="Deleting the load balancer takes every app offline and changes its DNS name.",
          fix="enable_deletion_protection=True (the prd profile does).", anchors="FSBP ELB.6", types=LB,

@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import assert_rejected, config_of, policy_of
+from tests.conftest import assert_rejected, config_of, policy_of, with_area
 from tools.mock_runtime import ProgramRun
+from tools.offline import run_stack
+from tools.stack_config import StackConfig
 
 
 def apps_of(run: ProgramRun) -> list[str]:
@@ -172,22 +174,83 @@ def test_task_roles_trust_only_ecs_tasks_of_this_account(platform: ProgramRun) -
             assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": _account(platform)}
 
 
-def test_web_apps_accept_traffic_only_from_the_load_balancer(platform: ProgramRun) -> None:
+def test_web_apps_accept_traffic_only_from_their_load_balancer(platform: ProgramRun) -> None:
     services = config_of(platform).apps.services
     for app in apps_of(platform):
         ingress = sg_rules(platform, "Ingress", f"{app}-sg-id")
-        port = services[app].port
+        port, internal = services[app].port, services[app].internal
         expected = [
             {
-                "description": "The public load balancer",
+                "description": f"The {'internal' if internal else 'public'} load balancer",
                 "fromPort": port,
                 "ipProtocol": "tcp",
-                "referencedSecurityGroupId": "cluster-alb-sg-id",
+                "referencedSecurityGroupId": "cluster-internal-alb-sg-id" if internal else "cluster-alb-sg-id",
                 "securityGroupId": f"{app}-sg-id",
                 "toPort": port,
             }
         ]
         assert ingress == (expected if app in web_apps_of(platform) else [])
+
+
+def test_internal_apps_are_routed_only_through_the_internal_load_balancer(platform: ProgramRun) -> None:
+    services = config_of(platform).apps.services
+    listeners = {
+        "cluster-https": platform.named("cluster-https").urn,
+        "cluster-internal-alb-https": platform.named("cluster-internal-alb-https").urn,
+    }
+    for app in web_apps_of(platform):
+        route = platform.named(f"{app}-route")
+        expected = "cluster-internal-alb-https" if services[app].internal else "cluster-https"
+        assert route.inputs["listenerArn"].endswith(f"listener/{expected}"), app
+        assert route.property_dependencies["listenerArn"] == [listeners[expected]], app
+        exposure = platform.named(f"{app}-targets").inputs["tags"]["Exposure"]
+        assert exposure == ("internal" if services[app].internal else "public")
+
+
+def test_internal_load_balancer_is_private_and_admits_only_the_operator_networks(platform: ProgramRun) -> None:
+    config = config_of(platform)
+    internal = config.apps.load_balancer.internal
+    assert internal is not None  # both stacks serve their back office on it
+    alb = platform.named("cluster-internal-alb").inputs
+    assert alb["internal"] is True
+    assert sorted(alb["subnets"]) == sorted(platform.outputs["appSubnetIds"])
+    assert alb["dropInvalidHeaderFields"] is True
+    assert alb["accessLogs"] == {"bucket": platform.named("cluster-alb").inputs["accessLogs"]["bucket"],
+                                 "enabled": True, "prefix": "alb/internal"}  # fmt: skip
+    ingress = sg_rules(platform, "Ingress", "cluster-internal-alb-sg-id")
+    assert sorted((r["cidrIpv4"], r["fromPort"], r["toPort"]) for r in ingress) == sorted(
+        (cidr, 443, 443) for cidr in internal.allowed_cidrs
+    )
+    internal_apps = sorted(a for a in web_apps_of(platform) if config.apps.services[a].internal)
+    egress = sg_rules(platform, "Egress", "cluster-internal-alb-sg-id")
+    assert sorted(r["referencedSecurityGroupId"] for r in egress) == [f"{a}-sg-id" for a in internal_apps]
+    assert not [r for r in platform.of_type("aws:lb/listener:Listener") if r.inputs["port"] == 80
+                and r.inputs["loadBalancerArn"].endswith("cluster-internal-alb")]  # fmt: skip
+    delivery = policy_of(platform.named("cluster-alb-logs-policy").inputs)["Statement"][0]
+    account = _account(platform)
+    assert [r.split(":::", 1)[1] for r in delivery["Resource"]] == [
+        f"platform-{platform.stack}-alb-logs-{account}/{prefix}/AWSLogs/{account}/*"
+        for prefix in ("alb", "alb/internal")
+    ]
+    assert platform.outputs["internalLoadBalancerDnsName"] not in ("", platform.outputs["loadBalancerDnsName"])
+
+
+def test_without_internal_apps_there_is_no_internal_load_balancer(
+    stack_values: Callable[[str], dict[str, str]],
+) -> None:
+    def everything_public(apps: dict[str, Any]) -> None:
+        del apps["loadBalancer"]["internal"]
+        for app in apps["services"].values():
+            app.pop("internal", None)
+        apps["loadBalancer"]["owner"] = "api"
+
+    values = with_area(stack_values("stg"), "platform:apps", everything_public)
+    run = run_stack("stg", config=StackConfig(project="platform", stack="stg", values=values))
+    assert not [r for r in run.resources if "internal-alb" in r.name]
+    assert "internalLoadBalancerDnsName" not in run.outputs
+    (delivery, _) = policy_of(run.named("cluster-alb-logs-policy").inputs)["Statement"]
+    assert len(delivery["Resource"]) == 1
+    assert run.named("admin-route").inputs["listenerArn"].endswith("listener/cluster-https")
 
 
 def test_apps_reach_only_https_and_their_databases(platform: ProgramRun) -> None:
@@ -213,8 +276,10 @@ def test_databases_accept_exactly_their_configured_clients(platform: ProgramRun)
 def test_load_balancer_listens_on_80_and_443_from_anywhere_and_talks_only_to_apps(platform: ProgramRun) -> None:
     ingress = sg_rules(platform, "Ingress", "cluster-alb-sg-id")
     assert sorted((r["fromPort"], r["cidrIpv4"]) for r in ingress) == [(80, "0.0.0.0/0"), (443, "0.0.0.0/0")]
+    services = config_of(platform).apps.services
     egress = sg_rules(platform, "Egress", "cluster-alb-sg-id")
-    assert sorted(r["referencedSecurityGroupId"] for r in egress) == [f"{app}-sg-id" for app in web_apps_of(platform)]
+    public = [app for app in web_apps_of(platform) if not services[app].internal]
+    assert sorted(r["referencedSecurityGroupId"] for r in egress) == [f"{app}-sg-id" for app in public]
 
 
 def test_services_are_private_self_healing_and_exec_enabled(platform: ProgramRun) -> None:
@@ -278,11 +343,12 @@ def test_http_listener_only_redirects_to_https(platform: ProgramRun) -> None:
     assert action["redirect"] == {"port": "443", "protocol": "HTTPS", "statusCode": "HTTP_301"}
     rules = platform.of_type("aws:lb/listenerRule:ListenerRule")
     assert rules
-    assert {r.inputs["listenerArn"] for r in rules} == {_https_arn(platform)}
+    https = {_https_arn(platform, name) for name in ("cluster-https", "cluster-internal-alb-https")}
+    assert {r.inputs["listenerArn"] for r in rules} <= https
 
 
-def _https_arn(run: ProgramRun) -> str:
-    return f"arn:aws:elasticloadbalancing:ap-northeast-1:{_account(run)}:listener/cluster-https"
+def _https_arn(run: ProgramRun, listener: str) -> str:
+    return f"arn:aws:elasticloadbalancing:ap-northeast-1:{_account(run)}:listener/{listener}"
 
 
 def test_https_listener_uses_a_tls13_policy_and_the_certificate(platform: ProgramRun) -> None:

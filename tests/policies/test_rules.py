@@ -73,6 +73,28 @@ def drop(name: str) -> Change:
     return change
 
 
+INTERNAL_ROUTE = (
+    "admin-route",
+    "admin-targets",
+    "cluster-internal-alb-https",
+    "cluster-internal-alb",
+    "cluster-https",
+    "cluster-alb",
+)
+"""The back office's route and both load balancers it could be on."""
+
+
+def route_on(route: str, listener: str) -> Change:
+    """The route moved onto another listener, by ARN and by dependency, as the engine would record it."""
+
+    def change(resources: Resources) -> None:
+        moved, target = named(resources, route), named(resources, listener)
+        moved.inputs["listenerArn"] = f"arn:aws:elasticloadbalancing:ap-northeast-1:210987654321:listener/{listener}"
+        moved.property_dependencies["listenerArn"] = [target.urn]
+
+    return change
+
+
 def redrive_as_its_own_resource(*, dead_letter: bool = True) -> Change:
     """The queue's redrive policy moved into an `aws.sqs.RedrivePolicy` (pulumi-aws's standalone form)."""
 
@@ -189,6 +211,9 @@ CASES = [
     Case("postgres-provider-tls", ("app-pg-role-api",), set_input("app-pg-provider", "sslmode", "disable")),
     Case("postgres-provider-tls", ("app-pg-role-api",), set_input("app-pg-provider", "superuser", "true"), label="superuser"),
     Case("postgres-role-least-privilege", ("app-pg-role-api",), set_input("app-pg-role-api", "createRole", True)),
+    Case("elb-internal-apps-private", INTERNAL_ROUTE, route_on("admin-route", "cluster-https")),
+    Case("elb-internal-apps-private", INTERNAL_ROUTE, lambda rs: named(rs, "admin-route").property_dependencies.update(listenerArn=[]), label="untraceable-listener"),
+    Case("elb-internal-apps-private", INTERNAL_ROUTE, set_input("cluster-internal-alb", "internal", False), label="load-balancer-made-public"),
     Case("elb-web-firewall", ("cluster-alb", "web-firewall-acl", "web-firewall-association", "web-firewall-logging"), drop("web-firewall-association")),
     Case("elb-web-firewall", ("cluster-alb", "web-firewall-acl", "web-firewall-association", "web-firewall-logging"), drop("web-firewall-logging"), label="not-logged"),
     Case("elb-web-firewall", ("cluster-alb", "web-firewall-acl", "web-firewall-association", "web-firewall-logging"), lambda rs: named(rs, "web-firewall-acl").inputs.update(rules=named(rs, "web-firewall-acl").inputs["rules"][1:]), label="no-common-rule-set"),
