@@ -31,7 +31,9 @@ done
 targets="$(venv/bin/python -m tools.stack_config tunnels "$stack")"
 
 mkdir -p build
-port=15432
+# One local port per database from this base; a GitHub job has its runner to itself, so the default
+# serves there. Jobs sharing one machine (the offline workflow tests under pytest-xdist) each set their own.
+port="${DB_TUNNEL_BASE_PORT:-15432}"
 while read -r database app; do
   service="platform-${stack}-${app}"
   task="$(aws ecs list-tasks --cluster "$cluster" --service-name "$service" --desired-status RUNNING \

@@ -46,6 +46,13 @@ BASH_SHELL = ["bash", "--noprofile", "--norc", "-eo", "pipefail"]
 EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}", re.S)
 
 
+def tunnel_base_port() -> int:
+    """scripts/db-tunnels.sh's first local port, apart per pytest-xdist worker: each GitHub job has a
+    machine to itself, but here two workers' jobs would otherwise listen on the same ports at once."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    return 15432 + 10 * (int(worker) if worker.isdigit() else 0)
+
+
 @dataclass
 class StepResult:
     name: str
@@ -119,6 +126,7 @@ class Job:
             "PATH": os.environ["PATH"],
             "HOME": os.environ.get("HOME", "/root"),
             "LANG": "C.UTF-8",
+            "DB_TUNNEL_BASE_PORT": str(tunnel_base_port()),
             "CI": "true",
             "GITHUB_ACTIONS": "true",
             "GITHUB_WORKSPACE": str(self.workspace),
