@@ -9,8 +9,8 @@ from pulumi_policy import Severity
 
 from platform_lib.schedules import schedule_problem, time_zone_problem
 from platform_lib.secret_names import SECRET_LIKE
-from platform_policies.framework import Resource, Rule, Stack
-from platform_policies.helpers import as_list
+from platform_policies.framework import Malformed, Resource, Rule, Stack
+from platform_policies.helpers import obj, objs
 
 CLUSTER = "aws:ecs/cluster:Cluster"
 TASK = "aws:ecs/taskDefinition:TaskDefinition"
@@ -26,14 +26,14 @@ LOG_LEVELS = ["OFF", "FATAL", "ERROR", "ALL"]
 
 
 def containers(task: Resource) -> list[Mapping[str, Any]]:
-    return [c for c in as_list(task.json("containerDefinitions")) if isinstance(c, Mapping)]
+    return objs(task.json("containerDefinitions"))
 
 
 def _insights(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
-    settings = {s.get("name"): s.get("value") for s in r.get("settings") or []}
+    settings = {str(s.get("name")): s.get("value") for s in objs(r.get("settings"))}
     if settings.get("containerInsights") not in {"enabled", "enhanced"}:
         yield f"cluster {r.get('name')} does not collect Container Insights"
-    yield from _exec_sessions(str(r.get("name")), (r.get("configuration") or {}).get("executeCommandConfiguration"))
+    yield from _exec_sessions(str(r.get("name")), obj(r.get("configuration")).get("executeCommandConfiguration"))
 
 
 def _exec_sessions(cluster: str, exec_config: Any) -> Iterator[str]:
@@ -80,13 +80,16 @@ def _task(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
 def _no_plain_secrets(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
     if r.type == TASK:
         for container in containers(r):
-            for entry in container.get("environment") or []:
+            environment = container.get("environment")
+            if isinstance(environment, Mapping):
+                raise Malformed("a container's environment is a list of {name, value}, not an object")
+            for entry in objs(environment):
                 if SECRET_LIKE.search(str(entry.get("name", ""))):
                     yield f"{r.get('family')}/{container.get('name')} has {entry.get('name')} in plain environment"
     else:
-        variables = ((r.get("environment") or {}).get("variables")) or {}
+        variables = obj(obj(r.get("environment")).get("variables"))
         for name in variables:
-            if SECRET_LIKE.search(name):
+            if SECRET_LIKE.search(str(name)):
                 yield f"function {r.get('name')} has {name} in plain environment"
 
 
@@ -107,7 +110,7 @@ def _images_pinned(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
 
 
 def _service(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
-    network = r.get("networkConfiguration") or {}
+    network = obj(r.get("networkConfiguration"))
     if network.get("assignPublicIp") is True:
         yield f"service {r.get('name')} gives its tasks public IPs"
     if r.get("platformVersion") not in (None, "LATEST"):
@@ -115,13 +118,13 @@ def _service(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
 
 
 def _circuit_breaker(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
-    breaker = r.get("deploymentCircuitBreaker") or {}
+    breaker = obj(r.get("deploymentCircuitBreaker"))
     if not (breaker.get("enable") and breaker.get("rollback")):
         yield f"service {r.get('name')} does not roll back failed deployments (circuit breaker)"
 
 
 def _repository(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
-    if (r.get("imageScanningConfiguration") or {}).get("scanOnPush") is not True:
+    if obj(r.get("imageScanningConfiguration")).get("scanOnPush") is not True:
         yield f"repository {r.get('name')} does not scan images on push"
     if r.get("imageTagMutability") not in {"IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION"}:
         yield f"repository {r.get('name')} allows tags to be overwritten"
@@ -138,7 +141,7 @@ def _repository_lifecycle(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[
 
 
 def _function(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
-    runtime = r.get("runtime")
+    runtime = str(r.get("runtime") or "")
     if runtime and runtime.startswith("python") and runtime not in CURRENT_PYTHON:
         yield f"function {r.get('name')} runs {runtime}; use one of {sorted(CURRENT_PYTHON)}"
     if not r.get("description"):
@@ -169,18 +172,19 @@ def _permission(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
 
 
 def _state_machine(r: Resource, config: Mapping[str, Any]) -> Iterator[str]:
-    logging = r.get("loggingConfiguration") or {}
+    logging = obj(r.get("loggingConfiguration"))
     minimum = str(config.get("minimumLogLevel", "ALL"))  # cdk-nag AwsSolutions-SF1: ALL events
     level = str(logging.get("level", "OFF"))
     if LOG_LEVELS.index(level if level in LOG_LEVELS else "OFF") < LOG_LEVELS.index(minimum):
         yield f"state machine {r.get('name')} logs at {level}; at least {minimum}"
-    if (r.get("tracingConfiguration") or {}).get("enabled") is not True:
+    if obj(r.get("tracingConfiguration")).get("enabled") is not True:
         yield f"state machine {r.get('name')} is not traced with X-Ray"
-    definition = r.json("definition") or {}
-    for name, state in (definition.get("States") or {}).items():
+    definition = obj(r.json("definition"))
+    for name, written in obj(definition.get("States")).items():
+        state = obj(written)
         if not str(state.get("Resource", "")).startswith("arn:aws:states:::ecs:runTask"):
             continue
-        network = ((state.get("Parameters") or {}).get("NetworkConfiguration") or {}).get("AwsvpcConfiguration") or {}
+        network = obj(obj(obj(state.get("Parameters")).get("NetworkConfiguration")).get("AwsvpcConfiguration"))
         if network.get("AssignPublicIp") != "DISABLED":
             yield f"{r.get('name')}/{name} may give the task a public IP"
         if not state.get("Retry") or not state.get("Catch"):
@@ -188,8 +192,8 @@ def _state_machine(r: Resource, config: Mapping[str, Any]) -> Iterator[str]:
 
 
 def _schedule(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
-    target = r.get("target") or {}
-    if not (target.get("deadLetterConfig") or {}).get("arn"):
+    target = obj(r.get("target"))
+    if not obj(target.get("deadLetterConfig")).get("arn"):
         yield f"schedule {r.get('name')} has no dead-letter queue: failed starts would vanish"
     if not target.get("retryPolicy"):
         yield f"schedule {r.get('name')} has no retry policy"

@@ -8,7 +8,7 @@ from typing import Any
 from pulumi_policy import EnforcementLevel, Severity
 
 from platform_policies.framework import Resource, Rule, Stack
-from platform_policies.helpers import related
+from platform_policies.helpers import number, obj, objs, related, strings
 
 RDS = "aws:rds/instance:Instance"
 PARAMS = "aws:rds/parameterGroup:ParameterGroup"
@@ -47,9 +47,10 @@ def _private(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
 
 
 def _backups(r: Resource, config: Mapping[str, Any]) -> Iterator[str]:
-    minimum = int(config.get("minimumRetentionDays", 7))
-    if int(r.get("backupRetentionPeriod") or 0) < minimum:
-        yield f"{r.get('identifier')} keeps automated backups {int(r.get('backupRetentionPeriod') or 0)} days; at least {minimum}"
+    minimum = number(config.get("minimumRetentionDays"), 7)
+    kept = number(r.get("backupRetentionPeriod"), 0)
+    if kept < minimum:
+        yield f"{r.get('identifier')} keeps automated backups {kept} days; at least {minimum}"
 
 
 def _deletion_protection(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
@@ -70,7 +71,7 @@ def _hardening(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
         yield f"{ident}: IAM database authentication is off"
     if not r.get("monitoringInterval"):
         yield f"{ident}: enhanced monitoring is off"
-    if not {"postgresql", "upgrade"} <= set(r.get("enabledCloudwatchLogsExports") or []):
+    if not {"postgresql", "upgrade"} <= set(strings(r.get("enabledCloudwatchLogsExports"))):
         yield f"{ident}: the postgresql and upgrade logs are not exported to CloudWatch"
     if r.get("autoMinorVersionUpgrade") is False:
         yield f"{ident}: automatic minor version upgrades are off"
@@ -90,7 +91,7 @@ def _managed_credentials(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
 
 
 def _default_port(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
-    if int(r.get("port") or 5432) == 5432:
+    if number(r.get("port"), 5432) == 5432:
         yield f"{r.get('identifier')} listens on PostgreSQL's default port 5432"
 
 
@@ -103,14 +104,14 @@ def _force_ssl(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
         forced = any(
             p.get("name") == "rds.force_ssl" and str(p.get("value")) == "1"
             for g in groups
-            for p in g.get("parameters") or []
+            for p in objs(g.get("parameters"))
         )
         if not forced:
             yield instance.urn, f"{instance.get('identifier')}'s parameter group does not set rds.force_ssl=1"
 
 
 def _pg_provider_tls(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
-    mode = r.provider.get("sslmode") or r.provider.get("sslMode") or "prefer"
+    mode = str(r.provider.get("sslmode") or r.provider.get("sslMode") or "prefer")
     if mode not in {"require", "verify-ca", "verify-full"}:
         yield f"the postgresql provider connects with sslmode={mode}"
     if str(r.provider.get("superuser", "true")).lower() != "false":
@@ -133,17 +134,17 @@ def _pg_password(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
 def _no_logged_values(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
     if not str(r.get("family") or "").startswith("postgres"):
         return
-    values = {str(p.get("name")): str(p.get("value")) for p in r.get("parameters") or [] if isinstance(p, Mapping)}
+    values = {str(p.get("name")): str(p.get("value")) for p in objs(r.get("parameters"))}
     for name in NO_VALUE_LOGGING:
         if values.get(name) != "0":
             yield f"parameter group {r.get('name')} does not set {name}=0: logged statements carry bind values"
 
 
 def _declared_log_groups(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-    groups = {g.props.known("name"): g for g in stack.of_type(LOG_GROUP)}
+    groups = {str(g.props.known("name")): g for g in stack.of_type(LOG_GROUP)}
     for instance in stack.of_type(RDS):
         identifier = instance.get("identifier")
-        for log in instance.get("enabledCloudwatchLogsExports") or []:
+        for log in strings(instance.get("enabledCloudwatchLogsExports")):
             name = f"/aws/rds/instance/{identifier}/{log}"
             group = groups.get(name)
             if group is None:
@@ -155,7 +156,7 @@ def _declared_log_groups(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[s
 
 
 def _pg_grant(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
-    privileges = set(r.get("privileges") or [])
+    privileges = set(strings(r.get("privileges")))
     if "ALL" in privileges:
         yield f"grant to {r.get('role')} gives ALL privileges"
     if r.get("withGrantOption") is True:
@@ -165,9 +166,9 @@ def _pg_grant(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
 
 
 def _table(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
-    if (r.get("pointInTimeRecovery") or {}).get("enabled") is not True:
+    if obj(r.get("pointInTimeRecovery")).get("enabled") is not True:
         yield f"table {r.get('name')} has no point-in-time recovery"
-    sse = r.get("serverSideEncryption") or {}
+    sse = obj(r.get("serverSideEncryption"))
     if sse.get("enabled") is not True or not sse.get("kmsKeyArn"):
         yield f"table {r.get('name')} is not encrypted with a customer-managed key"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +49,11 @@ class UndecidedInput(Exception):
         self.path = path
 
 
+class Malformed(Exception):
+    """An input of a kind the provider accepts whose content is not the shape AWS documents (a policy
+    that is JSON but not an object, a list item that is a number). The rule reports it as its finding."""
+
+
 def _contains_unknown(value: Any) -> bool:
     if isinstance(value, Unknown):
         return True
@@ -58,6 +64,9 @@ def _contains_unknown(value: Any) -> bool:
     return False
 
 
+_READS = itertools.count(1)
+
+
 class Inputs(Mapping[str, Any]):
     """A resource's inputs as a rule reads them. Reading an input that is, or holds, an unknown value
     raises `UndecidedInput`: the rule decides on the inputs it reads, and only those can stop it.
@@ -66,16 +75,24 @@ class Inputs(Mapping[str, Any]):
     def __init__(self, values: Mapping[str, Any]) -> None:
         self._values = dict(values)
         self.read: set[str] = set()
+        self.last_read: str | None = None
+        self.reads = 0
+        """When this resource was last read (a global sequence), to say where a stack rule stopped."""
 
     def __getitem__(self, key: str) -> Any:
         self.read.add(key)
+        self.last_read = key
+        self.reads = next(_READS)
         value = self._values[key]
         if _contains_unknown(value):
             raise UndecidedInput(key)
         return value
 
     def get(self, key: str, default: Any = None) -> Any:
-        return self[key] if key in self._values else default
+        if key not in self._values:
+            self.read.add(key)  # an absent input is read too: the rule decided on its absence
+            return default
+        return self[key]
 
     def known(self, key: str) -> Any:
         """The input, or None while it is unknown (for joins that also follow dependencies)."""
@@ -256,17 +273,63 @@ def _read(container: Any, key: Any, path: str) -> Any:
         return Unknown(path.lstrip("."))
 
 
+def unreadable(rule: Rule, resource: Resource, error: Exception) -> Finding:
+    """A rule that meets an input in a form it cannot read (a wrong kind, a JSON document of the wrong
+    shape) reports that as its finding: the resource is not shown compliant, and the preview never
+    crashes on it. The message names the input last read, where the rule stopped."""
+    where = f"input `{resource.props.last_read}`" if resource.props.last_read else "an input"
+    detail = str(error)[:200] if isinstance(error, Malformed) else f"{type(error).__name__}: {str(error)[:200]}"
+    return (
+        f"{rule.id} cannot evaluate this resource: {where} is not in a form it can read ({detail}). "
+        "Write it in the shape pulumi-aws and AWS document."
+    )
+
+
+def evaluate(rule: Rule, resource: Resource, config: Mapping[str, Any]) -> list[Finding]:
+    """The rule's findings on one resource, as the policy reports them: a rule never raises here but
+    on an unknown input it reads (`UndecidedInput`)."""
+    assert rule.check is not None, rule.id
+    if rule.types and resource.type not in rule.types:
+        return []
+    try:
+        return list(rule.check(resource, config))
+    except UndecidedInput:
+        raise
+    except Exception as error:  # any input the rule cannot read is itself a finding
+        return [unreadable(rule, resource, error)]
+
+
+def evaluate_stack(rule: Rule, stack: Stack, config: Mapping[str, Any]) -> list[tuple[str, Finding]]:
+    """A stack rule's findings; one it cannot finish is reported on the resource it was reading."""
+    assert rule.stack_check is not None, rule.id
+    findings: list[tuple[str, Finding]] = []
+    try:
+        for urn, finding in rule.stack_check(stack, config):
+            findings.append((urn, finding))
+    except UndecidedInput:
+        raise
+    except Exception as error:
+        reading = max(stack.resources, key=lambda r: r.props.reads, default=None)
+        if reading is None:
+            raise
+        findings.append((reading.urn, unreadable(rule, reading, error)))
+    return findings
+
+
 def _undecided(error: UndecidedInput) -> UnknownValueError:
     """The SDK's own "can't run policy during preview" (advisory in preview; in `up` inputs are known)."""
     return UnknownValueError(UNKNOWN_STRING_VALUE, error.path.split("."))
 
 
 def parse_json(value: Any) -> Any:
+    """A JSON string input parsed (an empty one is nothing); one that is not JSON is malformed."""
     if isinstance(value, str):
+        if not value.strip():
+            return None
         try:
             return json.loads(value)
-        except json.JSONDecodeError:
-            return None
+        except (json.JSONDecodeError, RecursionError) as error:
+            raise Malformed(f"cannot parse the JSON document: {error}") from None
     return value
 
 
@@ -283,7 +346,6 @@ def build(rule: Rule) -> ResourceValidationPolicy | StackValidationPolicy:
     if rule.anchors:
         common["framework"] = PolicyComplianceFramework(name="anchors", reference=rule.anchors)
     if rule.stack_check is not None:
-        stack_check = rule.stack_check
 
         def validate_stack(args: StackValidationArgs, report: ReportViolation) -> None:
             config = args.get_config()
@@ -299,15 +361,14 @@ def build(rule: Rule) -> ResourceValidationPolicy | StackValidationPolicy:
                 ]
             )
             try:
-                for urn, finding in stack_check(stack, config):
+                for urn, finding in evaluate_stack(rule, stack, config):
                     _report(rule, report, urn, finding, config, stack_level=True)
             except UndecidedInput as error:
                 raise _undecided(error) from None
 
         return StackValidationPolicy(validate=validate_stack, **common)
 
-    check = rule.check
-    assert check is not None, rule.id
+    assert rule.check is not None, rule.id
 
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         if rule.types and args.resource_type not in rule.types:
@@ -315,7 +376,7 @@ def build(rule: Rule) -> ResourceValidationPolicy | StackValidationPolicy:
         config = args.get_config()
         resource = to_resource(args)
         try:
-            for finding in check(resource, config):
+            for finding in evaluate(rule, resource, config):
                 _report(rule, report, args.urn, finding, config, stack_level=False)
         except UndecidedInput as error:
             raise _undecided(error) from None

@@ -7,7 +7,16 @@ from typing import Any
 
 from platform_lib.ses_regions import SES_RECEIVING_REGIONS
 from platform_policies.framework import Resource, Rule, Stack, parse_json
-from platform_policies.helpers import condition_keys, denies_insecure_transport, principals, statements
+from platform_policies.helpers import (
+    condition_keys,
+    denies_insecure_transport,
+    number,
+    obj,
+    objs,
+    principals,
+    statements,
+    strings,
+)
 
 QUEUE = "aws:sqs/queue:Queue"
 QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
@@ -37,17 +46,17 @@ def dead_letter_arns(stack: Stack) -> set[str]:
     function's asynchronous on-failure destination (ARNs known so far; see `dead_letter_urns`)."""
     arns = set()
     for queue in [*stack.of_type(QUEUE), *stack.of_type(REDRIVE_POLICY)]:
-        redrive = parse_json(queue.props.known("redrivePolicy")) or {}
+        redrive = obj(parse_json(queue.props.known("redrivePolicy")))
         if redrive.get("deadLetterTargetArn"):
             arns.add(str(redrive["deadLetterTargetArn"]))
     for schedule in stack.of_type(SCHEDULE):
-        arns.add(str(((schedule.props.known("target") or {}).get("deadLetterConfig") or {}).get("arn")))
+        arns.add(str(obj(obj(schedule.props.known("target")).get("deadLetterConfig")).get("arn")))
     for target in stack.of_type(EVENT_TARGET):
-        arns.add(str((target.props.known("deadLetterConfig") or {}).get("arn")))
+        arns.add(str(obj(target.props.known("deadLetterConfig")).get("arn")))
     for function in stack.of_type(FUNCTION):
-        arns.add(str((function.props.known("deadLetterConfig") or {}).get("targetArn")))
+        arns.add(str(obj(function.props.known("deadLetterConfig")).get("targetArn")))
     for config in stack.of_type(INVOKE_CONFIG):
-        arns.add(str(((config.props.known("destinationConfig") or {}).get("onFailure") or {}).get("destination")))
+        arns.add(str(obj(obj(config.props.known("destinationConfig")).get("onFailure")).get("destination")))
     return arns
 
 
@@ -70,7 +79,7 @@ def _has_dlq(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
         separate = [
             p for p in stack.of_type(REDRIVE_POLICY) if queue.urn in p.property_dependencies.get("queueUrl", ())
         ]
-        if not any((parse_json(p.get("redrivePolicy")) or {}).get("deadLetterTargetArn") for p in [queue, *separate]):
+        if not any(obj(parse_json(p.get("redrivePolicy"))).get("deadLetterTargetArn") for p in [queue, *separate]):
             yield queue.urn, f"queue {queue.get('name')} has no dead-letter queue"
 
 
@@ -102,14 +111,14 @@ def _topic_encrypted(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
 
 
 def _batch_item_failures(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
-    if ":sqs:" in str(r.get("eventSourceArn", "")) and "ReportBatchItemFailures" not in (
-        r.get("functionResponseTypes") or []
+    if ":sqs:" in str(r.get("eventSourceArn", "")) and "ReportBatchItemFailures" not in strings(
+        r.get("functionResponseTypes")
     ):
         yield "the SQS event source does not report batch item failures: one bad message retries the whole batch"
 
 
 def _visibility(stack: Stack, config: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-    factor = int(config.get("factor", 6))
+    factor = number(config.get("factor"), 6)
     functions = {f.urn: f for f in stack.of_type(FUNCTION)}
     queues = {q.urn: q for q in stack.of_type(QUEUE)}
     for mapping in stack.of_type(MAPPING):
@@ -119,8 +128,8 @@ def _visibility(stack: Stack, config: Mapping[str, Any]) -> Iterator[tuple[str, 
         )
         if queue is None or function is None:
             continue
-        needed = factor * int(function.get("timeout") or 3) + int(mapping.get("maximumBatchingWindowInSeconds") or 0)
-        visibility = int(queue.get("visibilityTimeoutSeconds") or 30)
+        needed = factor * number(function.get("timeout"), 3) + number(mapping.get("maximumBatchingWindowInSeconds"), 0)
+        visibility = number(queue.get("visibilityTimeoutSeconds"), 30)
         if visibility < needed:
             yield (
                 queue.urn,
@@ -150,8 +159,8 @@ def _async_failures_kept(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[s
     functions = stack.of_type(FUNCTION)
     configs = stack.of_type(INVOKE_CONFIG)
     for rule in stack.of_type(RECEIPT_RULE):
-        for action in rule.get("lambdaActions") or []:
-            if not isinstance(action, Mapping) or action.get("invocationType", "Event") != "Event":
+        for action in objs(rule.get("lambdaActions")):
+            if action.get("invocationType", "Event") != "Event":
                 continue
             targets = [
                 f
@@ -160,10 +169,10 @@ def _async_failures_kept(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[s
                 or str(action.get("functionArn", "")).endswith(f":function:{f.props.known('name')}")
             ]
             for function in targets:
-                kept = (function.props.known("deadLetterConfig") or {}).get("targetArn") or any(
+                kept = obj(function.props.known("deadLetterConfig")).get("targetArn") or any(
                     (function.urn in c.property_dependencies.get("functionName", ())
                      or c.props.known("functionName") == function.props.known("name"))
-                    and ((c.get("destinationConfig") or {}).get("onFailure") or {}).get("destination")
+                    and obj(obj(c.get("destinationConfig")).get("onFailure")).get("destination")
                     for c in configs
                 )  # fmt: skip
                 if not kept:

@@ -8,7 +8,7 @@ from typing import Any
 from pulumi_policy import Severity
 
 from platform_policies.framework import Resource, Rule, Stack
-from platform_policies.helpers import as_list, tags_of
+from platform_policies.helpers import as_list, number, obj, objs, strings, tags_of
 
 VPC = "aws:ec2/vpc:Vpc"
 FLOW_LOG = "aws:ec2/flowLog:FlowLog"
@@ -78,7 +78,7 @@ def ports_within(low: int, high: int, allowed: set[int]) -> bool:
 
 def _world_ingress(stack: Stack, config: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     """0.0.0.0/0 in, only on the allowed ports, and only to groups attached to an internet-facing load balancer."""
-    allowed_ports = {int(p) for p in config.get("publicPorts", [80, 443])}
+    allowed_ports = {number(p, 0) for p in as_list(config.get("publicPorts", [80, 443]))}
     public_groups = {
         urn
         for lb in stack.of_type(*LB)
@@ -89,10 +89,10 @@ def _world_ingress(stack: Stack, config: Mapping[str, Any]) -> Iterator[tuple[st
         if rule.type == SG_RULE and rule.get("type") != "ingress":
             continue
         cidrs = {
-            rule.get("cidrIpv4"),
-            rule.get("cidrIpv6"),
-            *as_list(rule.get("cidrBlocks")),
-            *as_list(rule.get("ipv6CidrBlocks")),
+            *strings(rule.get("cidrIpv4")),
+            *strings(rule.get("cidrIpv6")),
+            *strings(rule.get("cidrBlocks")),
+            *strings(rule.get("ipv6CidrBlocks")),
         }
         if not cidrs & WORLD:
             continue
@@ -103,8 +103,8 @@ def _world_ingress(stack: Stack, config: Mapping[str, Any]) -> Iterator[tuple[st
         elif not ports_within(low, high, allowed_ports):
             yield rule.urn, f"ingress from anywhere on ports {low}-{high}; allowed: {sorted(allowed_ports)}"
     for security_group in stack.of_type(SG):
-        for inline in security_group.get("ingress") or []:
-            if set(as_list(inline.get("cidrBlocks"))) & WORLD:
+        for inline in objs(security_group.get("ingress")):
+            if {*strings(inline.get("cidrBlocks")), *strings(inline.get("ipv6CidrBlocks"))} & WORLD:
                 yield security_group.urn, "inline ingress from anywhere"
 
 
@@ -114,7 +114,7 @@ def _described(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
 
 
 def _load_balancer(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
-    if (r.get("accessLogs") or {}).get("enabled") is not True:
+    if obj(r.get("accessLogs")).get("enabled") is not True:
         yield f"load balancer {r.get('name')} does not write access logs"
     if r.get("loadBalancerType", "application") == "application" and r.get("dropInvalidHeaderFields") is not True:
         yield f"load balancer {r.get('name')} forwards invalid HTTP headers"
@@ -130,8 +130,8 @@ def _lb_deletion(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
 def _listener(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
     protocol = r.get("protocol")
     if protocol == "HTTP":
-        for action in r.get("defaultActions") or []:
-            if action.get("type") != "redirect" or (action.get("redirect") or {}).get("protocol") != "HTTPS":
+        for action in objs(r.get("defaultActions")):
+            if action.get("type") != "redirect" or obj(action.get("redirect")).get("protocol") != "HTTPS":
                 yield "the HTTP listener does something other than redirect to HTTPS"
     elif protocol == "HTTPS":
         if r.get("sslPolicy") not in TLS_POLICIES:
@@ -159,9 +159,8 @@ def _web_firewall(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str
             if acl.urn not in logged:
                 yield acl.urn, f"web ACL {acl.get('name')} in front of {lb.get('name')} is not logged"
             groups = {
-                (r.get("statement") or {}).get("managedRuleGroupStatement", {}).get("name")
-                for r in acl.get("rules") or []
-                if isinstance(r, Mapping)
+                obj(obj(r.get("statement")).get("managedRuleGroupStatement")).get("name")
+                for r in objs(acl.get("rules"))
             }
             if "AWSManagedRulesCommonRuleSet" not in groups:
                 yield acl.urn, f"web ACL {acl.get('name')} lacks the AWS common rule set"

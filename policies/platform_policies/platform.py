@@ -10,7 +10,7 @@ from pulumi_policy import Severity
 
 from platform_lib.stateful import PROTECTED_IN_PRODUCTION
 from platform_policies.framework import Resource, Rule, Stack
-from platform_policies.helpers import tags_of
+from platform_policies.helpers import objs, strings, tags_of
 
 TAGGABLE = {
     "aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/securityGroup:SecurityGroup", "aws:rds/instance:Instance",
@@ -46,7 +46,7 @@ def _protected(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
 
 
 def _monitor_routing(r: Resource, config: Mapping[str, Any]) -> Iterator[str]:
-    message, tags = str(r.get("message", "")), set(r.get("tags") or [])
+    message, tags = str(r.get("message", "")), strings(r.get("tags"))
     pages = "@pagerduty-" in message
     if config.get("requirePagerDuty") and not pages:
         yield f"monitor {r.get('name')!r} does not notify PagerDuty"
@@ -80,7 +80,7 @@ def _pagerduty_service(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
 
 
 def _escalation(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
-    rules = r.get("rules") or []
+    rules = objs(r.get("rules"))
     if not rules or not all(rule.get("targets") for rule in rules):
         yield f"escalation policy {r.get('name')} has a level with no one to notify"
 

@@ -8,7 +8,7 @@ from typing import Any
 from pulumi_policy import EnforcementLevel, Severity
 
 from platform_policies.framework import Resource, Rule
-from platform_policies.helpers import as_list, condition_keys, principals, statements
+from platform_policies.helpers import as_list, condition_keys, number, obj, objs, principals, statements
 
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
@@ -32,7 +32,7 @@ BROAD_MANAGED = ("AdministratorAccess", "PowerUserAccess", "IAMFullAccess")
 
 def _documents(r: Resource) -> list[Any]:
     if r.type == ROLE:
-        return [p.get("policy") for p in r.get("inlinePolicies") or []]
+        return [p.get("policy") for p in objs(r.get("inlinePolicies"))]
     return [r.get("policy")]
 
 
@@ -86,8 +86,8 @@ def _trust(r: Resource, config: Mapping[str, Any]) -> Iterator[str]:
 
 
 def _github_trust(r: Resource, statement: Mapping[str, Any], config: Mapping[str, Any]) -> Iterator[str]:
-    conditions = statement.get("Condition") or {}
-    equals = {k.lower(): v for k, v in (conditions.get("StringEquals") or {}).items()}
+    conditions = obj(statement.get("Condition"))
+    equals = {k.lower(): v for k, v in obj(conditions.get("StringEquals")).items()}
     if equals.get(f"{GITHUB}:aud") != "sts.amazonaws.com":
         yield "the GitHub OIDC trust does not pin aud to sts.amazonaws.com with StringEquals"
     subjects = as_list(equals.get(f"{GITHUB}:sub"))
@@ -97,7 +97,7 @@ def _github_trust(r: Resource, statement: Mapping[str, Any], config: Mapping[str
         if operator.startswith("ForAllValues") or operator == "StringLike":
             yield f"the GitHub OIDC trust uses {operator}, which wildcards or skips the subject"
     name = str(r.get("name") or r.name)
-    for marker, required in (config.get("environmentRoles") or {}).items():
+    for marker, required in obj(config.get("environmentRoles")).items():
         if marker in name and any(not str(s).endswith(f":environment:{required}") for s in subjects):
             yield f"role {name} must be assumable only from the GitHub environment {required!r}; subjects: {subjects}"
 
@@ -129,12 +129,12 @@ def _secret(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
 
 
 def _retention(r: Resource, config: Mapping[str, Any]) -> Iterator[str]:
-    days = r.get("retentionInDays")
-    minimum = int(config.get("minimumDays", 30))
+    days = number(r.get("retentionInDays"), 0)
+    minimum = number(config.get("minimumDays"), 30)
     if not days:
         yield f"log group {r.get('name')} keeps logs forever (no retention)"
-    elif int(days) < minimum:
-        yield f"log group {r.get('name')} keeps logs {int(days)} days; at least {minimum}"
+    elif days < minimum:
+        yield f"log group {r.get('name')} keeps logs {days} days; at least {minimum}"
 
 
 RULES = [

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from platform_policies.framework import Resource, Rule, Stack
-from platform_policies.helpers import denies_insecure_transport, principals, related, statements
+from platform_policies.helpers import denies_insecure_transport, obj, objs, principals, related, statements
 
 BUCKET = "aws:s3/bucket:Bucket"
 PAB = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
@@ -25,7 +25,7 @@ def _attached(stack: Stack, type_: str, bucket: Resource) -> list[Resource]:
 
 def log_target_buckets(stack: Stack) -> set[str]:
     """Bucket names that receive logs (ALB access logs, S3 server access logs): they need no log of their own."""
-    names = {str((lb.get("accessLogs") or {}).get("bucket")) for lb in stack.of_type(*LB)}
+    names = {str(obj(lb.get("accessLogs")).get("bucket")) for lb in stack.of_type(*LB)}
     names |= {str(log.get("targetBucket")) for log in stack.of_type(LOGGING)}
     return names
 
@@ -51,13 +51,13 @@ def _encryption(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str]]
     for bucket in stack.of_type(BUCKET):
         configs = _attached(stack, SSE, bucket)
         algorithms = {
-            (rule.get("applyServerSideEncryptionByDefault") or {}).get("sseAlgorithm")
+            obj(rule.get("applyServerSideEncryptionByDefault")).get("sseAlgorithm")
             for config in configs
-            for rule in config.get("rules") or []
+            for rule in objs(config.get("rules"))
         }
         if not configs:
             yield bucket.urn, f"bucket {bucket.get('bucket')} has no default encryption configuration"
-        elif "aws:kms" not in algorithms and bucket.get("bucket") not in log_targets:
+        elif "aws:kms" not in algorithms and str(bucket.get("bucket")) not in log_targets:
             # Log targets may use SSE-S3: ALB access logs support nothing else.
             yield bucket.urn, f"bucket {bucket.get('bucket')} holds data but is not encrypted with a KMS key"
 
@@ -65,10 +65,10 @@ def _encryption(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str]]
 def _versioning(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     log_targets = log_target_buckets(stack)
     for bucket in stack.of_type(BUCKET):
-        if bucket.get("bucket") in log_targets:
+        if str(bucket.get("bucket")) in log_targets:
             continue
         versioned = any(
-            (v.get("versioningConfiguration") or {}).get("status") == "Enabled"
+            obj(v.get("versioningConfiguration")).get("status") == "Enabled"
             for v in _attached(stack, VERSIONING, bucket)
         )
         if not versioned:
@@ -78,7 +78,7 @@ def _versioning(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str]]
 def _ownership(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     for bucket in stack.of_type(BUCKET):
         controls = _attached(stack, OWNERSHIP, bucket)
-        if not any((c.get("rule") or {}).get("objectOwnership") == "BucketOwnerEnforced" for c in controls):
+        if not any(obj(c.get("rule")).get("objectOwnership") == "BucketOwnerEnforced" for c in controls):
             yield bucket.urn, f"bucket {bucket.get('bucket')} does not disable ACLs (BucketOwnerEnforced)"
 
 
@@ -91,7 +91,7 @@ def _lifecycle(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
 def _access_logging(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     log_targets = log_target_buckets(stack)
     for bucket in stack.of_type(BUCKET):
-        if bucket.get("bucket") in log_targets:
+        if str(bucket.get("bucket")) in log_targets:
             continue
         if not _attached(stack, LOGGING, bucket):
             yield bucket.urn, f"bucket {bucket.get('bucket')} has no server access logging"

@@ -255,6 +255,7 @@ CASES = [
     Case("sg-no-world-ingress", (ALB, "cluster-alb-sg", "cluster-alb-from-internet-443"), lambda rs: named(rs, "cluster-alb-from-internet-443").inputs.update(fromPort=443, toPort=10**18), label="a-huge-port-range"),
     Case("sg-no-world-ingress", (ALB, "cluster-alb-sg", "cluster-alb-from-internet-443"), lambda rs: named(rs, "cluster-alb-from-internet-443").inputs.update(fromPort=-1, toPort="all"), label="every-port-written-oddly"),
     Case("sg-no-world-ingress", ("api-sg", "cluster-alb-from-internet-443"), lambda rs: named(rs, "cluster-alb-from-internet-443").property_dependencies.update(securityGroupId=[named(rs, "api-sg").urn]), good=lambda rs: rs.remove(named(rs, "cluster-alb-from-internet-443")), label="not-the-load-balancer"),
+    Case("sg-no-world-ingress", ("cluster-alb-sg",), set_input("cluster-alb-sg", "ingress", [{"protocol": "tcp", "fromPort": 22, "toPort": 22, "ipv6CidrBlocks": ["::/0"]}]), label="inline-ipv6"),
     Case("sg-described", ("network-endpoints-sg",), set_input("network-endpoints-sg", "description", "")),
     Case("elb-hardening", (ALB,), set_input(ALB, "dropInvalidHeaderFields", False)),
     Case("elb-deletion-protection", (ALB,), set_input(ALB, "enableDeletionProtection", False), stack="prd"),
