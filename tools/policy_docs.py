@@ -15,7 +15,7 @@ README = PROJECT_DIR / "README.md"
 START, END = "<!-- policy-rules:start -->", "<!-- policy-rules:end -->"
 
 
-def _level(config: dict[str, object], policy: str, default: str) -> str:
+def enforcement_level(config: dict[str, object], policy: str, default: str) -> str:
     setting = config.get(policy, config.get("all", default))
     if isinstance(setting, dict):
         setting = setting.get("enforcementLevel", config.get("all", default))
@@ -34,7 +34,7 @@ def render() -> str:
         "| --- | --- | --- | --- | --- |",
     ]
     for rule in sorted(RULES, key=lambda r: r.id):
-        levels = [_level(configs[stack], rule.id, rule.level.value) for stack in ("stg", "prd")]
+        levels = [enforcement_level(configs[stack], rule.id, rule.level.value) for stack in ("stg", "prd")]
         suppressed = [
             stack
             for stack in ("stg", "prd")
