@@ -61,20 +61,32 @@ def _exec_sessions(cluster: str, exec_config: Any) -> Iterator[str]:
             yield f"cluster {cluster}: ECS Exec transcripts in {log.get(name)} are not encrypted ({destinations[name]})"
 
 
-def _task(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
-    family = r.get("family")
+def _task_network(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
     if r.get("networkMode") != "awsvpc":
-        yield f"{family} does not use awsvpc networking (host or bridge networking shares the host's)"
-    if r.get("pidMode") == "host" or r.get("ipcMode") == "host":
-        yield f"{family} shares the host's process or IPC namespace"
+        yield f"{r.get('family')} does not use awsvpc networking (host or bridge networking shares the host's)"
+
+
+def _task_namespaces(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
+    for mode in ("pidMode", "ipcMode"):
+        if r.get(mode) == "host":
+            yield f"{r.get('family')} shares the host's {mode.removesuffix('Mode').upper()} namespace"
+
+
+def _task_roles(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
     if r.get("taskRoleArn") and r.get("taskRoleArn") == r.get("executionRoleArn"):
-        yield f"{family} uses one role to start the task and to run it"
+        yield f"{r.get('family')} uses one role to start the task and to run it"
+
+
+def _container_logs(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
     for container in containers(r):
-        name = container.get("name")
         if not container.get("logConfiguration"):
-            yield f"{family}/{name} has no log configuration"
+            yield f"{r.get('family')}/{container.get('name')} has no log configuration"
+
+
+def _container_unprivileged(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
+    for container in containers(r):
         if container.get("privileged") is True:
-            yield f"{family}/{name} is privileged"
+            yield f"{r.get('family')}/{container.get('name')} is privileged"
 
 
 def _no_plain_secrets(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
@@ -213,12 +225,25 @@ RULES = [
          "Exec sessions.", why="Operators' shell sessions into production tasks must be recorded and protected.",
          fix="Use the Cluster component (containerInsights enabled; exec configuration with a KMS key and logging).",
          anchors="cdk-nag AwsSolutions-ECS4; FSBP ECS.12; checkov CKV_AWS_223/224", types=(CLUSTER,), check=_insights),
-    Rule(id="ecs-task-hardening", description="Task definitions use awsvpc, no host namespaces, separate task and "
-         "execution roles, a log configuration on every container, no privileged containers.",
-         why="Each closes a path from a compromised container to the host, other tasks or lost evidence.",
-         fix="Build task definitions with platform_lib/containers.py and components/task_roles.py.",
-         anchors="cdk-nag AwsSolutions-ECS7; FSBP ECS.3, ECS.4, ECS.9; checkov CKV_AWS_249", types=(TASK,),
-         check=_task),
+    Rule(id="ecs-task-awsvpc", description="Task definitions use awsvpc networking.",
+         why="Host or bridge networking shares the host's network: a task's own security group would not apply.",
+         fix="network_mode='awsvpc' (Fargate's only mode; EcsApp and CronBatch set it).",
+         anchors="FSBP ECS.1", types=(TASK,), check=_task_network),
+    Rule(id="ecs-task-no-host-namespaces", description="Task definitions share neither the host's process nor its "
+         "IPC namespace.", why="A container in the host's namespaces can see and signal the host's processes.",
+         fix="Leave pid_mode and ipc_mode unset.", anchors="FSBP ECS.3", types=(TASK,), check=_task_namespaces),
+    Rule(id="ecs-task-separate-roles", description="Task definitions start the task and run it with separate roles.",
+         why="The execution role reads every secret of the task; the app's code must not hold it.",
+         fix="Use components/task_roles.py (an execution role and a task role per app).",
+         anchors="checkov CKV_AWS_249", types=(TASK,), check=_task_roles),
+    Rule(id="ecs-container-logging", description="Every container of a task definition has a log configuration.",
+         why="A container without one leaves no evidence of what it did.",
+         fix="Build containers with platform_lib/containers.py (awslogs to the app's encrypted log group).",
+         anchors="cdk-nag AwsSolutions-ECS7; FSBP ECS.9", types=(TASK,), check=_container_logs),
+    Rule(id="ecs-container-unprivileged", description="No container runs privileged.",
+         why="A privileged container has the host's devices and capabilities: an escape is one step.",
+         fix="Remove privileged from the container definition.", anchors="FSBP ECS.4", types=(TASK,),
+         check=_container_unprivileged),
     Rule(id="no-plain-secrets", description="No secret-looking value is in a container's or function's plain "
          "environment.", why="Plain environment is readable by anyone who can describe the task or function.",
          fix="Pass it as a container secret (valueFrom) or read it from Secrets Manager at start.",
