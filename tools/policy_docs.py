@@ -22,6 +22,24 @@ def enforcement_level(config: dict[str, object], policy: str, default: str) -> s
     return str(setting)
 
 
+def sdk_names(types: tuple[str, ...], most: int = 8) -> str:
+    """`aws:s3/bucket:Bucket` as a reader knows it, `aws.s3.Bucket`; the `aws.alb` aliases of `aws.lb`
+    types are left out, and a long list is counted."""
+    if not types:
+        return "every resource"
+    names = []
+    for token in types:
+        package, module, name = token.split(":")
+        part = module.split("/", 1)[0]
+        if package == "aws" and part == "alb" and token.replace("aws:alb/", "aws:lb/") in types:
+            continue
+        names.append(
+            f"{package}.{name}" if part == "index" else f"{package}.{part.replace('lambda', 'lambda_')}.{name}"
+        )
+    names = sorted(set(names))
+    return f"{len(names)} resource types" if len(names) > most else ", ".join(names)
+
+
 def render() -> str:
     sys.path[:0] = [str(PROJECT_DIR / "policies")]
     from platform_policies import RULES
@@ -30,8 +48,8 @@ def render() -> str:
 
     configs = {stack: load_policy_config(stack) for stack in ("stg", "prd")}
     lines = [
-        "| rule | stg | prd | requires | anchors |",
-        "| --- | --- | --- | --- | --- |",
+        "| rule | stg | prd | requires | reads | anchors |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for rule in sorted(RULES, key=lambda r: r.id):
         levels = [enforcement_level(configs[stack], rule.id, rule.level.value) for stack in ("stg", "prd")]
@@ -41,7 +59,10 @@ def render() -> str:
             if isinstance(configs[stack].get(rule.id), dict) and configs[stack][rule.id].get("suppressions")
         ]
         note = f" (suppressions: {', '.join(suppressed)})" if suppressed else ""
-        lines.append(f"| `{rule.id}` | {levels[0]} | {levels[1]} | {rule.description}{note} | {rule.anchors} |")
+        reads = sdk_names(rule.types)
+        lines.append(
+            f"| `{rule.id}` | {levels[0]} | {levels[1]} | {rule.description}{note} | {reads} | {rule.anchors} |"
+        )
     return "\n".join(lines)
 
 

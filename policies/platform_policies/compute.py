@@ -272,7 +272,7 @@ RULES = [
     Rule(id="ecr-lifecycle", description="ECR repositories have a lifecycle policy.",
          why="Without one, old images pile up (cost, and a larger surface to scan).",
          fix="Add an aws.ecr.LifecyclePolicy (EcsApp does).", anchors="FSBP ECR.3", severity=Severity.LOW,
-         stack_check=_repository_lifecycle),
+         types=(REPOSITORY, LIFECYCLE), stack_check=_repository_lifecycle),
     Rule(id="lambda-function", description="Lambda functions run a current runtime and are described.",
          why="Deprecated runtimes stop receiving security patches.", fix="Use python3.13 (lambda_function.py does).",
          anchors="cdk-nag AwsSolutions-L1; FSBP Lambda.2", types=(FUNCTION,), check=_function),

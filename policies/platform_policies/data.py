@@ -217,7 +217,7 @@ RULES = [
     Rule(id="rds-force-ssl", description="RDS instances use a parameter group with rds.force_ssl=1.",
          why="Without it a client can connect in plain text and expose credentials and data.",
          fix="Use a parameter group that sets rds.force_ssl=1 (the Database component does).",
-         anchors="Security Hub RDS.38; checkov CKV2_AWS_69", stack_check=_force_ssl),
+         anchors="Security Hub RDS.38; checkov CKV2_AWS_69", types=(RDS, PARAMS), stack_check=_force_ssl),
     Rule(id="postgres-provider-tls", description="The postgresql provider connects with TLS and does not assume a "
          "superuser.", why="User passwords are sent when roles are managed; RDS masters are not superusers.",
          fix="Give postgresql.Provider sslmode='require' (or verify-full) and superuser=False.",
@@ -240,7 +240,7 @@ RULES = [
          "program declares first, with a customer-managed key and a retention.", why="Otherwise RDS creates "
          "the group itself, unencrypted and kept forever, outside the program's control.",
          fix="Declare /aws/rds/instance/<id>/<log> and make the instance depend on it (the Database component does).",
-         anchors="PCI DSS v4 10.3.2, 10.5.1; checkov CKV_AWS_158", stack_check=_declared_log_groups),
+         anchors="PCI DSS v4 10.3.2, 10.5.1; checkov CKV_AWS_158", types=(RDS, LOG_GROUP), stack_check=_declared_log_groups),
     Rule(id="postgres-grants-scoped", description="Postgres grants give no ALL, no grant option, nothing to PUBLIC.",
          why="Broad grants make every role as powerful as the owner.", fix="List the privileges the role kind needs.",
          anchors="platform", types=(PG_GRANT,), check=_pg_grant),

@@ -141,8 +141,11 @@ class Stack:
     def __init__(self, resources: Sequence[Resource]) -> None:
         self.resources = list(resources)
         self.by_urn = {r.urn: r for r in resources}
+        self.asked: set[str] = set()
+        """The types a stack rule asked for (tests check them against the rule's declared `types`)."""
 
     def of_type(self, *types: str) -> list[Resource]:
+        self.asked.update(types)
         return [r for r in self.resources if r.type in types]
 
 
@@ -162,7 +165,8 @@ class Rule:
     anchors: str = ""
     """The public rules this one matches (cdk-nag, Security Hub FSBP, checkov), or `platform`."""
     types: tuple[str, ...] = ()
-    """Resource rules: the types checked (empty: every resource)."""
+    """Resource rules: the types checked (empty: every resource). Stack rules: the types joined (the
+    README's table shows them; a test checks that a stack rule asks for no other)."""
     check: ResourceCheck | None = None
     stack_check: StackCheck | None = None
     config: Mapping[str, Any] = field(default_factory=dict)

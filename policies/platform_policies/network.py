@@ -199,7 +199,7 @@ RULES = [
     Rule(id="vpc-flow-logs", description="Every VPC logs ALL traffic with a flow log.",
          why="Flow logs are the record of who talked to what during an incident.",
          fix="Add an aws.ec2.FlowLog with traffic_type ALL (the Network component does).",
-         anchors="cdk-nag AwsSolutions-VPC7; FSBP EC2.6", stack_check=_flow_logs),
+         anchors="cdk-nag AwsSolutions-VPC7; FSBP EC2.6", types=(VPC, FLOW_LOG), stack_check=_flow_logs),
     Rule(id="vpc-default-sg-closed", description="The default security group allows nothing.",
          why="Anything launched without a group would otherwise talk to everything in it.",
          fix="Adopt it with aws.ec2.DefaultSecurityGroup and no rules.", anchors="FSBP EC2.2",
@@ -210,7 +210,7 @@ RULES = [
     Rule(id="sg-no-world-ingress", description="Ingress from anywhere only on the public ports, only to an "
          "internet-facing load balancer's security group.", why="Everything else is reached through the load "
          "balancer or from inside the VPC.", fix="Reference a security group instead of a CIDR.",
-         anchors="cdk-nag AwsSolutions-EC23; FSBP EC2.18, EC2.19", stack_check=_world_ingress,
+         anchors="cdk-nag AwsSolutions-EC23; FSBP EC2.18, EC2.19", types=(SG, INGRESS, SG_RULE, *LB), stack_check=_world_ingress,
          config={"publicPorts": {"type": "array", "items": {"type": "integer"}, "default": [80, 443]}}),
     Rule(id="sg-described", description="Security groups and their rules say what they are for.",
          why="A rule nobody can explain is a rule nobody dares remove.", fix="Give each a description.",
@@ -224,13 +224,13 @@ RULES = [
          "ACL with the AWS common rule set.", why="The payment API and the back office face the internet; PCI "
          "DSS asks for an automated solution that detects and prevents web attacks in front of them.",
          fix="Use the WebFirewall component (components/web_firewall.py).",
-         anchors="PCI DSS v4 6.4.2; FSBP ELB.16, WAF.11", stack_check=_web_firewall),
+         anchors="PCI DSS v4 6.4.2; FSBP ELB.16, WAF.11", types=(WEB_ACL, WEB_ACL_ASSOCIATION, WEB_ACL_LOGGING, *LB), stack_check=_web_firewall),
     Rule(id="elb-internal-apps-private", description="Routes to internal apps' target groups (tagged "
          "Exposure=internal) are only on listeners of internal load balancers.", why="The back office has "
          "read-write access to the app database; on the internet-facing load balancer only a Host header would "
          "stand between it and the internet.", fix="Set `internal: true` on the app; EcsApp routes it through "
          "the Cluster's internal load balancer.", anchors="PCI DSS v4 1.4.2",
-         stack_check=_internal_routes),
+         types=(*LISTENER_RULE, *TARGET_GROUP, *LISTENER, *LB), stack_check=_internal_routes),
     Rule(id="elb-deletion-protection", description="Load balancers are deletion-protected.",
          why="Deleting the load balancer takes every app offline and changes its DNS name.",
          fix="enable_deletion_protection=True (the prd profile does).", anchors="FSBP ELB.6", types=LB,

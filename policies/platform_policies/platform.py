@@ -102,7 +102,7 @@ RULES = [
          config={"requirePagerDuty": {"type": "boolean", "default": False}}),
     Rule(id="monitor-coverage", description="Every ECS service, state machine, queue, database and function has a "
          "monitor.", why="What is not watched fails silently.", fix="Declare alert specs in the component.",
-         anchors="platform", stack_check=_coverage),
+         anchors="platform", types=(MONITOR, *WATCHED), stack_check=_coverage),
     Rule(id="pagerduty-service-escalates", description="PagerDuty services have an escalation policy and an urgency "
          "rule; every escalation level notifies someone.", why="An incident nobody is escalated to is not handled.",
          fix="Define platform:oncall.escalationPolicies and services.", anchors="platform",

@@ -324,6 +324,24 @@ def test_every_rule_has_a_case() -> None:
     assert {rule.id for rule in RULES} == {case.rule for case in CASES}
 
 
+@pytest.mark.parametrize("stack", ["stg", "prd"])
+def test_a_stack_rule_joins_only_the_types_it_declares(stack: str) -> None:
+    """The README's table shows each rule's types; a stack rule that starts reading another fails here."""
+    run = stack_run(stack)
+    for rule in RULES:
+        if rule.stack_check is None:
+            continue
+        seen = Stack([
+            PolicyResource(type=r.type, name=r.name, urn=r.urn, props=Inputs(r.inputs), parent=r.parent,
+                           dependencies=tuple(r.dependencies),
+                           property_dependencies={k: tuple(v) for k, v in r.property_dependencies.items()})
+            for r in run.resources
+        ])  # fmt: skip
+        list(rule.stack_check(seen, {k: v.get("default") for k, v in rule.config.items()}))
+        assert seen.asked, rule.id
+        assert seen.asked <= set(rule.types), (rule.id, seen.asked - set(rule.types))
+
+
 def test_rules_state_why_and_how_to_fix() -> None:
     for rule in RULES:
         assert rule.description.endswith(".")
