@@ -19,6 +19,7 @@ REPOSITORY = "aws:ecr/repository:Repository"
 LIFECYCLE = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
 FUNCTION = "aws:lambda/function:Function"
 PERMISSION = "aws:lambda/permission:Permission"
+FUNCTION_URL = "aws:lambda/functionUrl:FunctionUrl"
 STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
 SCHEDULE = "aws:scheduler/schedule:Schedule"
 CURRENT_PYTHON = {"python3.12", "python3.13"}
@@ -183,6 +184,11 @@ def _permission(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
         yield f"{principal} may invoke the function from any account's {source_arn} (no sourceAccount)"
 
 
+def _function_url(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
+    if r.get("authorizationType") != "AWS_IAM":
+        yield f"the URL of function {r.get('functionName')} lets anyone on the internet invoke it (authorization NONE)"
+
+
 def _state_machine(r: Resource, config: Mapping[str, Any]) -> Iterator[str]:
     logging = obj(r.get("loggingConfiguration"))
     minimum = str(config.get("minimumLogLevel", "ALL"))  # cdk-nag AwsSolutions-SF1: ALL events
@@ -280,6 +286,10 @@ RULES = [
          "ARN, and a source account where that ARN names none (S3).", why="Without them any account's resource of that service could invoke "
          "the function (confused deputy).", fix="Set source_arn and source_account on aws.lambda_.Permission.",
          anchors="FSBP Lambda.1; checkov CKV_AWS_364", types=(PERMISSION,), check=_permission),
+    Rule(id="lambda-url-authenticated", description="Function URLs require IAM authorization.",
+         why="A URL with authorization NONE is a public endpoint that bypasses the load balancer and its WAF.",
+         fix="authorization_type='AWS_IAM', or serve it through the load balancer.",
+         anchors="checkov CKV_AWS_258; FSBP Lambda.1", types=(FUNCTION_URL,), check=_function_url),
     Rule(id="step-functions-observable", description="State machines log (at least the configured level), are "
          "traced, and their ECS tasks get no public IP and have Retry and Catch.",
          why="A failed batch must be diagnosable, and must fail visibly rather than half-run.",

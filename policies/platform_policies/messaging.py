@@ -29,6 +29,12 @@ INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
 RECEIPT_RULE = "aws:ses/receiptRule:ReceiptRule"
 SCHEDULE = "aws:scheduler/schedule:Schedule"
 EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
+RESOURCE_POLICIES = {
+    QUEUE_POLICY: "policy", TOPIC_POLICY: "policy", "aws:ecr/repositoryPolicy:RepositoryPolicy": "policy",
+    "aws:secretsmanager/secretPolicy:SecretPolicy": "policy",
+    "aws:cloudwatch/logResourcePolicy:LogResourcePolicy": "policyDocument",
+}  # fmt: skip
+"""Standalone resource policies -> the input holding the document (bucket policies: s3-policy-not-public)."""
 SES_TYPES = (
     "aws:ses/receiptRule:ReceiptRule", "aws:ses/receiptRuleSet:ReceiptRuleSet",
     "aws:ses/activeReceiptRuleSet:ActiveReceiptRuleSet", "aws:ses/domainIdentity:DomainIdentity",
@@ -94,7 +100,7 @@ def _queue_tls(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
 
 
 def _resource_policy_scoped(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
-    for statement in statements(r.get("policy")):
+    for statement in statements(r.get(RESOURCE_POLICIES[r.type])):
         if statement["Effect"] != "Allow":
             continue
         who = principals(statement)
@@ -203,11 +209,13 @@ RULES = [
          why="Messages sent over plain HTTP can be read in transit.",
          fix="Add a Deny on sqs:* with aws:SecureTransport=false to the queue policy.",
          anchors="cdk-nag AwsSolutions-SQS4", types=(QUEUE, QUEUE_POLICY), stack_check=_queue_tls),
-    Rule(id="resource-policies-scoped", description="Queue and topic policies allow no one unconditionally, and "
-         "service principals only with aws:SourceArn or aws:SourceAccount.",
-         why="Otherwise any account's SES, SNS or EventBridge could write to our queue (confused deputy).",
-         fix="Add an ArnEquals aws:SourceArn (or StringEquals aws:SourceAccount) condition.",
-         anchors="FSBP SNS.4; checkov CKV_AWS_169", types=(QUEUE_POLICY, TOPIC_POLICY), check=_resource_policy_scoped),
+    Rule(id="resource-policies-scoped", description="Queue, topic, repository, secret and log resource policies "
+         "allow no one unconditionally, and service principals only with aws:SourceArn or aws:SourceAccount.",
+         why="Otherwise anyone could read our images or secrets, or any account's SES, SNS or EventBridge write "
+         "to our queue (confused deputy).",
+         fix="Name the principals; add an ArnEquals aws:SourceArn (or StringEquals aws:SourceAccount) condition.",
+         anchors="FSBP SNS.4, ECR (public repository policy), SecretsManager (resource policy); checkov CKV_AWS_169",
+         types=tuple(sorted(RESOURCE_POLICIES)), check=_resource_policy_scoped),
     Rule(id="sns-encrypted", description="SNS topics are encrypted with a KMS key.",
          why="Topics carry mail notifications and failure events.", fix="Set kms_master_key_id to a customer-managed key.",
          anchors="Security Hub SNS.1; checkov CKV_AWS_26", types=(TOPIC,), check=_topic_encrypted),

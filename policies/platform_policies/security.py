@@ -15,6 +15,7 @@ ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 POLICY = "aws:iam/policy:Policy"
 ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 KEY = "aws:kms/key:Key"
+KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy"
 SECRET = "aws:secretsmanager/secret:Secret"  # noqa: S105 - a type token
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 GITHUB = "token.actions.githubusercontent.com"
@@ -111,11 +112,19 @@ def _no_broad_managed(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
 
 
 def _key(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
+    """A key's own settings, and its policy whether inline or a standalone `aws.kms.KeyPolicy`."""
+    if r.type == KEY_POLICY:
+        yield from _key_policy(r)
+        return
     symmetric = r.get("keyUsage", "ENCRYPT_DECRYPT") == "ENCRYPT_DECRYPT" and (
         r.get("customerMasterKeySpec", "SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT"
     )
     if symmetric and r.get("enableKeyRotation") is not True:
         yield "the key is not rotated"
+    yield from _key_policy(r)
+
+
+def _key_policy(r: Resource) -> Iterator[str]:
     if r.get("bypassPolicyLockoutSafetyCheck") is True:
         yield "the key bypasses the policy lockout safety check"
     for statement in statements(r.get("policy")):
@@ -156,9 +165,10 @@ RULES = [
          "policies.", why="They grant whole services or the whole account.", fix="Write a scoped inline policy.",
          anchors="cdk-nag AwsSolutions-IAM4", types=(ATTACHMENT,), check=_no_broad_managed),
     Rule(id="kms-key-hygiene", description="KMS keys rotate, keep the lockout check, and allow no one "
-         "unconditionally.", why="Rotation limits exposure; a public key policy lets anyone decrypt.",
+         "unconditionally (in the key's policy or a standalone key policy).",
+         why="Rotation limits exposure; a public key policy lets anyone decrypt.",
          fix="enable_key_rotation=True; name principals in the key policy.",
-         anchors="cdk-nag AwsSolutions-KMS5; FSBP KMS.5; checkov CKV_AWS_7", types=(KEY,), check=_key),
+         anchors="cdk-nag AwsSolutions-KMS5; FSBP KMS.5; checkov CKV_AWS_7", types=(KEY, KEY_POLICY), check=_key),
     Rule(id="secrets-customer-key", description="Secrets are encrypted with a customer-managed KMS key.",
          why="The key policy and its audit trail then control who can read credentials.",
          fix="Set kms_key_id to the area's key.", anchors="checkov CKV_AWS_149", types=(SECRET,), check=_secret),

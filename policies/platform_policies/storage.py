@@ -16,7 +16,10 @@ POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 OWNERSHIP = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
 LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
 LOGGING = "aws:s3/bucketLogging:BucketLogging"
+ACL = "aws:s3/bucketAcl:BucketAcl"
 LB = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
+PUBLIC_CANNED_ACLS = {"public-read", "public-read-write", "authenticated-read"}
+PUBLIC_GROUPS = ("/global/AllUsers", "/global/AuthenticatedUsers")
 
 
 def _attached(stack: Stack, type_: str, bucket: Resource) -> list[Resource]:
@@ -97,6 +100,21 @@ def _access_logging(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, s
             yield bucket.urn, f"bucket {bucket.get('bucket')} has no server access logging"
 
 
+def _no_public_acl(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
+    """A canned ACL or a grant to everyone (or every AWS account), on a `BucketAcl` or a bucket's own
+    legacy `acl`/`grants` inputs: the object-ownership rule disables ACLs, this catches them written."""
+    what = f"bucket {r.get('bucket')}"
+    if str(r.get("acl") or "") in PUBLIC_CANNED_ACLS:
+        yield f"{what} has the public canned ACL {r.get('acl')}"
+    if r.type == ACL:
+        grantees = [obj(g.get("grantee")) for g in objs(obj(r.get("accessControlPolicy")).get("grants"))]
+    else:
+        grantees = objs(r.get("grants"))
+    for grantee in grantees:
+        if str(grantee.get("uri") or "").endswith(PUBLIC_GROUPS):
+            yield f"{what} grants {grantee.get('uri')}"
+
+
 def _policy_not_public(resource: Resource, _: Mapping[str, Any]) -> Iterator[str]:
     for statement in statements(resource.get("policy")):
         if statement["Effect"] == "Allow" and "*" in principals(statement) and not statement.get("Condition"):
@@ -132,6 +150,10 @@ RULES = [
          why="Server access logs show who read which object, which an investigation needs.",
          fix="Add an aws.s3.BucketLogging to a log bucket in the same region.",
          anchors="cdk-nag AwsSolutions-S1; FSBP S3.9; checkov CKV_AWS_18", types=(BUCKET, LOGGING, *LB), stack_check=_access_logging),
+    Rule(id="s3-no-public-acl", description="No bucket ACL is public (canned or granted to all users).",
+         why="A public ACL publishes the bucket's objects whatever its policy says.",
+         fix="Use no ACL (object ownership BucketOwnerEnforced); grant access in the bucket policy to named principals.",
+         anchors="FSBP S3.2, S3.3; checkov CKV_AWS_20, CKV_AWS_57", types=(ACL, BUCKET), check=_no_public_acl),
     Rule(id="s3-policy-not-public", description="Bucket policies grant nothing to everyone without a condition.",
          why="An unconditioned Principal * Allow publishes the bucket.",
          fix="Name the principals, or add the conditions (aws:SourceArn, aws:SourceAccount) that scope them.",

@@ -145,6 +145,34 @@ def edit_json(name: str, key: str, edit: Callable[[Any], None]) -> Change:
     return change
 
 
+def derived(source: str, type_: str, name: str, **inputs: Any) -> Change:
+    """A resource of a type the stacks do not use, made from one they do (same parent, provider and
+    stack), as a developer adding it beside `source` would."""
+
+    def change(resources: Resources) -> None:
+        origin = named(resources, source)
+        made = copy.deepcopy(origin)
+        made.type, made.name, made.inputs, made.property_dependencies = type_, name, dict(inputs), {}
+        made.urn = f"{origin.urn.rsplit('$', 1)[0]}${type_}::{name}"
+        resources.append(made)
+
+    return change
+
+
+def policy(principal: Any, action: str, **condition: Any) -> str:
+    statement = {"Effect": "Allow", "Principal": principal, "Action": action, "Resource": "*"}
+    return json.dumps(
+        {"Version": "2012-10-17", "Statement": [{**statement, **({"Condition": condition} if condition else {})}]}
+    )
+
+
+ACCOUNT_ROOT = {"AWS": "arn:aws:iam::210987654321:root"}
+ECR_POLICY, SECRET_POLICY = "aws:ecr/repositoryPolicy:RepositoryPolicy", "aws:secretsmanager/secretPolicy:SecretPolicy"
+LOG_POLICY, KEY_POLICY = "aws:cloudwatch/logResourcePolicy:LogResourcePolicy", "aws:kms/keyPolicy:KeyPolicy"
+BUCKET_ACL, FUNCTION_URL = "aws:s3/bucketAcl:BucketAcl", "aws:lambda/functionUrl:FunctionUrl"
+ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
+
+
 def protect(name: str, value: bool) -> Change:
     def change(resources: Resources) -> None:
         named(resources, name).protect = value
@@ -195,6 +223,9 @@ CASES = [
     Case("s3-encryption", ("cluster-alb-logs", "cluster-alb-logs-encryption", ALB), drop(ALB), label="sse-s3-only-for-log-targets"),
     Case("s3-versioning", (BUCKET, "mail-bucket-versioning"), drop("mail-bucket-versioning")),
     Case("s3-acls-disabled", (BUCKET, "mail-bucket-ownership"), drop("mail-bucket-ownership")),
+    Case("s3-no-public-acl", (BUCKET,), derived(BUCKET, BUCKET_ACL, "mail-bucket-acl", bucket="platform-stg-inbox", acl="public-read"), good=derived(BUCKET, BUCKET_ACL, "mail-bucket-acl", bucket="platform-stg-inbox", acl="private")),
+    Case("s3-no-public-acl", (BUCKET,), derived(BUCKET, BUCKET_ACL, "mail-bucket-acl", bucket="platform-stg-inbox", accessControlPolicy={"owner": {"id": "o"}, "grants": [{"permission": "READ", "grantee": {"type": "Group", "uri": ALL_USERS}}]}), label="granted-to-all-users"),
+    Case("s3-no-public-acl", (BUCKET,), set_input(BUCKET, "grants", [{"type": "Group", "uri": ALL_USERS, "permissions": ["READ"]}]), label="the-buckets-own-grants"),
     Case("s3-lifecycle", (BUCKET, "mail-bucket-lifecycle"), drop("mail-bucket-lifecycle")),
     Case("s3-access-logging", (BUCKET, "mail-bucket-logging", "mail-access-logs"), drop("mail-bucket-logging")),
     Case("s3-policy-not-public", ("cluster-alb-logs-policy",), edit_json("cluster-alb-logs-policy", "policy", lambda d: d["Statement"].append({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}))),
@@ -247,6 +278,7 @@ CASES = [
     Case("ecr-lifecycle", ("api-repository", "api-repository-lifecycle"), drop("api-repository-lifecycle")),
     Case("lambda-function", ("mail-dispatcher-function",), set_input("mail-dispatcher-function", "runtime", "python3.9")),
     Case("lambda-permission-scoped", ("mail-status-invoke",), drop_input("mail-status-invoke", "sourceArn")),
+    Case("lambda-url-authenticated", ("mail-status-function",), derived("mail-status-function", FUNCTION_URL, "mail-status-url", functionName="platform-stg-mail-status", authorizationType="NONE"), good=derived("mail-status-function", FUNCTION_URL, "mail-status-url", functionName="platform-stg-mail-status", authorizationType="AWS_IAM")),
     Case("lambda-permission-scoped", ("mail-status-invoke",), invoked_by("s3.amazonaws.com", "arn:aws:s3:::platform-stg-inbox"), good=invoked_by("events.amazonaws.com", "arn:aws:events:ap-northeast-1:210987654321:rule/platform-stg-x"), label="bucket-arn-names-no-account"),
     Case("step-functions-observable", ("settlement-state-machine",), set_input("settlement-state-machine", "tracingConfiguration", {"enabled": False})),
     Case("step-functions-observable", ("settlement-state-machine",), set_input("settlement-state-machine", "loggingConfiguration", {"level": "ERROR", "includeExecutionData": False, "logDestination": "arn:aws:logs:ap-northeast-1:210987654321:log-group:x:*"}), label="errors-only"),
@@ -272,6 +304,9 @@ CASES = [
     Case("sqs-dead-letter", ("mail-rule-status", "mail-status-function", "mail-status-invoke-config", "mail-status-failed"), drop("mail-status-invoke-config"), label="lambda-destination-is-a-dead-letter-queue"),
     Case("sqs-dead-letter", ("mail-queue", "mail-dlq"), redrive_as_its_own_resource(dead_letter=False), good=redrive_as_its_own_resource(), label="separate-redrive-policy"),
     Case("sqs-tls-only", ("mail-queue", "mail-queue-policy"), drop("mail-queue-policy")),
+    Case("resource-policies-scoped", ("api-repository",), derived("api-repository", ECR_POLICY, "api-repository-policy", repository="platform-stg-api", policy=policy("*", "ecr:BatchGetImage")), good=derived("api-repository", ECR_POLICY, "api-repository-policy", repository="platform-stg-api", policy=policy(ACCOUNT_ROOT, "ecr:BatchGetImage")), label="repository-policy"),
+    Case("resource-policies-scoped", ("app-pg-api-secret",), derived("app-pg-api-secret", SECRET_POLICY, "app-pg-api-secret-policy", secretArn="arn:aws:secretsmanager:ap-northeast-1:210987654321:secret:x", policy=policy({"AWS": ["*"]}, "secretsmanager:GetSecretValue")), good=derived("app-pg-api-secret", SECRET_POLICY, "app-pg-api-secret-policy", secretArn="arn:aws:secretsmanager:ap-northeast-1:210987654321:secret:x", policy=policy(ACCOUNT_ROOT, "secretsmanager:GetSecretValue")), label="secret-policy"),
+    Case("resource-policies-scoped", (ALB,), derived(ALB, LOG_POLICY, "waf-log-delivery", policyName="waf", policyDocument=policy({"Service": "delivery.logs.amazonaws.com"}, "logs:PutLogEvents")), good=derived(ALB, LOG_POLICY, "waf-log-delivery", policyName="waf", policyDocument=policy({"Service": "delivery.logs.amazonaws.com"}, "logs:PutLogEvents", StringEquals={"aws:SourceAccount": "210987654321"})), label="log-resource-policy"),
     Case("resource-policies-scoped", ("mail-queue-policy",), edit_json("mail-queue-policy", "policy", lambda d: d["Statement"][0].pop("Condition"))),
     Case("sns-encrypted", ("mail-topic",), drop_input("mail-topic", "kmsMasterKeyId")),
     Case("sqs-event-source-partial-failures", ("mail-dispatcher-source",), set_input("mail-dispatcher-source", "functionResponseTypes", [])),
@@ -286,6 +321,7 @@ CASES = [
     Case("iam-trust-scoped", ("api-task-role",), github_role("repo:acme-payments/*", operator="StringLike", name="preview"), good=github_role("repo:acme-payments/platform:pull_request", name="preview"), label="wildcard-subject"),
     Case("iam-no-broad-managed-policies", ("app-monitoring-policy",), set_input("app-monitoring-policy", "policyArn", "arn:aws:iam::aws:policy/AdministratorAccess")),
     Case("kms-key-hygiene", ("app-key",), set_input("app-key", "enableKeyRotation", False)),
+    Case("kms-key-hygiene", ("app-key",), derived("app-key", KEY_POLICY, "app-key-policy", keyId="k", policy=policy("*", "kms:Decrypt")), good=derived("app-key", KEY_POLICY, "app-key-policy", keyId="k", policy=policy(ACCOUNT_ROOT, "kms:*")), label="standalone-key-policy"),
     Case("secrets-customer-key", ("app-pg-api-secret",), drop_input("app-pg-api-secret", "kmsKeyId")),
     Case("log-retention", ("network-flow-logs",), drop_input("network-flow-logs", "retentionInDays")),
     Case("required-tags", ("network-vpc",), set_input("platform-aws", "defaultTags", json.dumps({"tags": {"Env": "stg"}}))),
