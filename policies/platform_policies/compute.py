@@ -145,12 +145,13 @@ def _repository(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
 
 def _repository_lifecycle(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     for repo in stack.of_type(REPOSITORY):
-        managed = [
-            p for p in stack.of_type(LIFECYCLE)
-            if repo.urn in p.property_dependencies.get("repository", ()) or p.get("repository") == repo.get("name")
-        ]  # fmt: skip
-        if not managed:
-            yield repo.urn, f"repository {repo.get('name')} has no lifecycle policy"
+        with stack.deciding(repo):
+            managed = [
+                p for p in stack.of_type(LIFECYCLE)
+                if repo.urn in p.property_dependencies.get("repository", ()) or p.get("repository") == repo.get("name")
+            ]  # fmt: skip
+            if not managed:
+                yield repo.urn, f"repository {repo.get('name')} has no lifecycle policy"
 
 
 def _function(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:

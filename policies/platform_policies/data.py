@@ -97,17 +97,20 @@ def _default_port(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
 
 def _force_ssl(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     for instance in stack.of_type(RDS):
-        groups = related(stack, PARAMS, "name", instance, instance.get("parameterGroupName"))
-        groups = groups or [
-            g for g in stack.of_type(PARAMS) if g.urn in instance.property_dependencies.get("parameterGroupName", ())
-        ]
-        forced = any(
-            p.get("name") == "rds.force_ssl" and str(p.get("value")) == "1"
-            for g in groups
-            for p in objs(g.get("parameters"))
-        )
-        if not forced:
-            yield instance.urn, f"{instance.get('identifier')}'s parameter group does not set rds.force_ssl=1"
+        with stack.deciding(instance):
+            groups = related(stack, PARAMS, "name", instance, instance.get("parameterGroupName"))
+            groups = groups or [
+                g
+                for g in stack.of_type(PARAMS)
+                if g.urn in instance.property_dependencies.get("parameterGroupName", ())
+            ]
+            forced = any(
+                p.get("name") == "rds.force_ssl" and str(p.get("value")) == "1"
+                for g in groups
+                for p in objs(g.get("parameters"))
+            )
+            if not forced:
+                yield instance.urn, f"{instance.get('identifier')}'s parameter group does not set rds.force_ssl=1"
 
 
 def _pg_provider_tls(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
@@ -143,16 +146,17 @@ def _no_logged_values(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
 def _declared_log_groups(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     groups = {str(g.props.known("name")): g for g in stack.of_type(LOG_GROUP)}
     for instance in stack.of_type(RDS):
-        identifier = instance.get("identifier")
-        for log in strings(instance.get("enabledCloudwatchLogsExports")):
-            name = f"/aws/rds/instance/{identifier}/{log}"
-            group = groups.get(name)
-            if group is None:
-                yield instance.urn, f"{identifier} exports {log} to {name}, which the program does not declare"
-            elif group.urn not in instance.dependencies:
-                yield instance.urn, f"{identifier} does not depend on {name}: RDS may create it first, unencrypted"
-            elif not group.get("kmsKeyId") or not group.get("retentionInDays"):
-                yield group.urn, f"{name} has no customer-managed key or no retention"
+        with stack.deciding(instance):
+            identifier = instance.get("identifier")
+            for log in strings(instance.get("enabledCloudwatchLogsExports")):
+                name = f"/aws/rds/instance/{identifier}/{log}"
+                group = groups.get(name)
+                if group is None:
+                    yield instance.urn, f"{identifier} exports {log} to {name}, which the program does not declare"
+                elif group.urn not in instance.dependencies:
+                    yield instance.urn, f"{identifier} does not depend on {name}: RDS may create it first, unencrypted"
+                elif not group.get("kmsKeyId") or not group.get("retentionInDays"):
+                    yield group.urn, f"{name} has no customer-managed key or no retention"
 
 
 def _pg_grant(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:

@@ -9,6 +9,7 @@ expiry, suppresses nothing, so the violation stands.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fnmatch
 import itertools
@@ -141,12 +142,23 @@ class Stack:
     def __init__(self, resources: Sequence[Resource]) -> None:
         self.resources = list(resources)
         self.by_urn = {r.urn: r for r in resources}
+        self.undecided: list[tuple[str, str]] = []
+        """Subjects a stack rule could not judge for an unknown input: (urn, input)."""
         self.asked: set[str] = set()
         """The types a stack rule asked for (tests check them against the rule's declared `types`)."""
 
     def of_type(self, *types: str) -> list[Resource]:
         self.asked.update(types)
         return [r for r in self.resources if r.type in types]
+
+    @contextlib.contextmanager
+    def deciding(self, subject: Resource) -> Iterator[None]:
+        """A stack rule's judgement of one subject: an unknown input it reads stops that judgement
+        only, so the rule still decides every other subject (the resources it yields findings on)."""
+        try:
+            yield
+        except UndecidedInput as error:
+            self.undecided.append((subject.urn, error.path))
 
 
 Finding = str
@@ -317,6 +329,8 @@ def evaluate_stack(rule: Rule, stack: Stack, config: Mapping[str, Any]) -> list[
         if reading is None:
             raise
         findings.append((reading.urn, unreadable(rule, reading, error)))
+    if stack.undecided and not findings:
+        raise UndecidedInput(stack.undecided[0][1])  # nothing decided against: "cannot decide in preview"
     return findings
 
 

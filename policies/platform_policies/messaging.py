@@ -80,23 +80,25 @@ def _has_dlq(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     whose `queue_url` is the queue's."""
     dead_letters, dead_letter_queues = dead_letter_arns(stack), dead_letter_urns(stack)
     for queue in stack.of_type(QUEUE):
-        if queue.urn in dead_letter_queues or any(arn.endswith(f":{queue.get('name')}") for arn in dead_letters):
-            continue  # a DLQ needs no DLQ
-        separate = [
-            p for p in stack.of_type(REDRIVE_POLICY) if queue.urn in p.property_dependencies.get("queueUrl", ())
-        ]
-        if not any(obj(parse_json(p.get("redrivePolicy"))).get("deadLetterTargetArn") for p in [queue, *separate]):
-            yield queue.urn, f"queue {queue.get('name')} has no dead-letter queue"
+        with stack.deciding(queue):
+            if queue.urn in dead_letter_queues or any(arn.endswith(f":{queue.get('name')}") for arn in dead_letters):
+                continue  # a DLQ needs no DLQ
+            separate = [
+                p for p in stack.of_type(REDRIVE_POLICY) if queue.urn in p.property_dependencies.get("queueUrl", ())
+            ]
+            if not any(obj(parse_json(p.get("redrivePolicy"))).get("deadLetterTargetArn") for p in [queue, *separate]):
+                yield queue.urn, f"queue {queue.get('name')} has no dead-letter queue"
 
 
 def _queue_tls(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     for queue in stack.of_type(QUEUE):
-        policies = [
-            p for p in stack.of_type(QUEUE_POLICY)
-            if queue.urn in p.property_dependencies.get("queueUrl", ())
-        ]  # fmt: skip
-        if not any(denies_insecure_transport(p.get("policy")) for p in policies):
-            yield queue.urn, f"queue {queue.get('name')} has no policy denying requests without TLS"
+        with stack.deciding(queue):
+            policies = [
+                p for p in stack.of_type(QUEUE_POLICY)
+                if queue.urn in p.property_dependencies.get("queueUrl", ())
+            ]  # fmt: skip
+            if not any(denies_insecure_transport(p.get("policy")) for p in policies):
+                yield queue.urn, f"queue {queue.get('name')} has no policy denying requests without TLS"
 
 
 def _resource_policy_scoped(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
@@ -128,22 +130,27 @@ def _visibility(stack: Stack, config: Mapping[str, Any]) -> Iterator[tuple[str, 
     functions = {f.urn: f for f in stack.of_type(FUNCTION)}
     queues = {q.urn: q for q in stack.of_type(QUEUE)}
     for mapping in stack.of_type(MAPPING):
-        queue = next((queues[u] for u in mapping.property_dependencies.get("eventSourceArn", ()) if u in queues), None)
-        function = next(
-            (functions[u] for u in mapping.property_dependencies.get("functionName", ()) if u in functions), None
-        )
-        if queue is None or function is None:
-            continue
-        needed = factor * number(function.get("timeout"), 3) + number(mapping.get("maximumBatchingWindowInSeconds"), 0)
-        visibility = number(queue.get("visibilityTimeoutSeconds"), 30)
-        if visibility < needed:
-            yield (
-                queue.urn,
-                (
-                    f"queue {queue.get('name')}'s visibility timeout {visibility}s is below {factor} x the function timeout "
-                    f"plus the batching window ({needed}s)"
-                ),
+        with stack.deciding(mapping):
+            queue = next(
+                (queues[u] for u in mapping.property_dependencies.get("eventSourceArn", ()) if u in queues), None
             )
+            function = next(
+                (functions[u] for u in mapping.property_dependencies.get("functionName", ()) if u in functions), None
+            )
+            if queue is None or function is None:
+                continue
+            needed = factor * number(function.get("timeout"), 3) + number(
+                mapping.get("maximumBatchingWindowInSeconds"), 0
+            )
+            visibility = number(queue.get("visibilityTimeoutSeconds"), 30)
+            if visibility < needed:
+                yield (
+                    queue.urn,
+                    (
+                        f"queue {queue.get('name')}'s visibility timeout {visibility}s is below {factor} x the function timeout "
+                        f"plus the batching window ({needed}s)"
+                    ),
+                )
 
 
 def _ses_region(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
@@ -165,30 +172,31 @@ def _async_failures_kept(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[s
     functions = stack.of_type(FUNCTION)
     configs = stack.of_type(INVOKE_CONFIG)
     for rule in stack.of_type(RECEIPT_RULE):
-        for action in objs(rule.get("lambdaActions")):
-            if action.get("invocationType", "Event") != "Event":
-                continue
-            targets = [
-                f
-                for f in functions
-                if f.urn in rule.property_dependencies.get("lambdaActions", ())
-                or str(action.get("functionArn", "")).endswith(f":function:{f.props.known('name')}")
-            ]
-            for function in targets:
-                kept = obj(function.props.known("deadLetterConfig")).get("targetArn") or any(
-                    (function.urn in c.property_dependencies.get("functionName", ())
-                     or c.props.known("functionName") == function.props.known("name"))
-                    and obj(obj(c.get("destinationConfig")).get("onFailure")).get("destination")
-                    for c in configs
-                )  # fmt: skip
-                if not kept:
-                    yield (
-                        function.urn,
-                        (
-                            f"function {function.get('name')} is invoked asynchronously by receipt rule "
-                            f"{rule.get('name')} and keeps no failed event (no on-failure destination or DLQ)"
-                        ),
-                    )
+        with stack.deciding(rule):
+            for action in objs(rule.get("lambdaActions")):
+                if action.get("invocationType", "Event") != "Event":
+                    continue
+                targets = [
+                    f
+                    for f in functions
+                    if f.urn in rule.property_dependencies.get("lambdaActions", ())
+                    or str(action.get("functionArn", "")).endswith(f":function:{f.props.known('name')}")
+                ]
+                for function in targets:
+                    kept = obj(function.props.known("deadLetterConfig")).get("targetArn") or any(
+                        (function.urn in c.property_dependencies.get("functionName", ())
+                         or c.props.known("functionName") == function.props.known("name"))
+                        and obj(obj(c.get("destinationConfig")).get("onFailure")).get("destination")
+                        for c in configs
+                    )  # fmt: skip
+                    if not kept:
+                        yield (
+                            function.urn,
+                            (
+                                f"function {function.get('name')} is invoked asynchronously by receipt rule "
+                                f"{rule.get('name')} and keeps no failed event (no on-failure destination or DLQ)"
+                            ),
+                        )
 
 
 RULES = [

@@ -36,12 +36,13 @@ TLS_POLICIES = {
 
 def _flow_logs(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     for vpc in stack.of_type(VPC):
-        logged = [
-            f for f in stack.of_type(FLOW_LOG)
-            if vpc.urn in f.property_dependencies.get("vpcId", ()) and f.get("trafficType") == "ALL"
-        ]  # fmt: skip
-        if not logged:
-            yield vpc.urn, "the VPC has no flow log of ALL traffic"
+        with stack.deciding(vpc):
+            logged = [
+                f for f in stack.of_type(FLOW_LOG)
+                if vpc.urn in f.property_dependencies.get("vpcId", ()) and f.get("trafficType") == "ALL"
+            ]  # fmt: skip
+            if not logged:
+                yield vpc.urn, "the VPC has no flow log of ALL traffic"
 
 
 def _default_sg(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
@@ -86,26 +87,28 @@ def _world_ingress(stack: Stack, config: Mapping[str, Any]) -> Iterator[tuple[st
         for urn in lb.property_dependencies.get("securityGroups", ())
     }
     for rule in stack.of_type(INGRESS, SG_RULE):
-        if rule.type == SG_RULE and rule.get("type") != "ingress":
-            continue
-        cidrs = {
-            *strings(rule.get("cidrIpv4")),
-            *strings(rule.get("cidrIpv6")),
-            *strings(rule.get("cidrBlocks")),
-            *strings(rule.get("ipv6CidrBlocks")),
-        }
-        if not cidrs & WORLD:
-            continue
-        target_groups = set(rule.property_dependencies.get("securityGroupId", ()))
-        low, high = port_range(rule.get("fromPort"), rule.get("toPort"))
-        if not target_groups & public_groups:
-            yield rule.urn, "ingress from anywhere to a group that is not an internet-facing load balancer's"
-        elif not ports_within(low, high, allowed_ports):
-            yield rule.urn, f"ingress from anywhere on ports {low}-{high}; allowed: {sorted(allowed_ports)}"
+        with stack.deciding(rule):
+            if rule.type == SG_RULE and rule.get("type") != "ingress":
+                continue
+            cidrs = {
+                *strings(rule.get("cidrIpv4")),
+                *strings(rule.get("cidrIpv6")),
+                *strings(rule.get("cidrBlocks")),
+                *strings(rule.get("ipv6CidrBlocks")),
+            }
+            if not cidrs & WORLD:
+                continue
+            target_groups = set(rule.property_dependencies.get("securityGroupId", ()))
+            low, high = port_range(rule.get("fromPort"), rule.get("toPort"))
+            if not target_groups & public_groups:
+                yield rule.urn, "ingress from anywhere to a group that is not an internet-facing load balancer's"
+            elif not ports_within(low, high, allowed_ports):
+                yield rule.urn, f"ingress from anywhere on ports {low}-{high}; allowed: {sorted(allowed_ports)}"
     for security_group in stack.of_type(SG):
-        for inline in objs(security_group.get("ingress")):
-            if {*strings(inline.get("cidrBlocks")), *strings(inline.get("ipv6CidrBlocks"))} & WORLD:
-                yield security_group.urn, "inline ingress from anywhere"
+        with stack.deciding(security_group):
+            for inline in objs(security_group.get("ingress")):
+                if {*strings(inline.get("cidrBlocks")), *strings(inline.get("ipv6CidrBlocks"))} & WORLD:
+                    yield security_group.urn, "inline ingress from anywhere"
 
 
 def _described(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
@@ -144,26 +147,27 @@ def _web_firewall(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str
     associations = stack.of_type(WEB_ACL_ASSOCIATION)
     logged = {u for c in stack.of_type(WEB_ACL_LOGGING) for u in c.property_dependencies.get("resourceArn", ())}
     for lb in stack.of_type(*LB):
-        if lb.get("internal") is True or lb.get("loadBalancerType", "application") != "application":
-            continue
-        acls = [
-            acl
-            for a in associations
-            if lb.urn in a.property_dependencies.get("resourceArn", ())
-            for acl in stack.resources
-            if acl.type == WEB_ACL and acl.urn in a.property_dependencies.get("webAclArn", ())
-        ]
-        if not acls:
-            yield lb.urn, f"internet-facing load balancer {lb.get('name')} has no web ACL"
-        for acl in acls:
-            if acl.urn not in logged:
-                yield acl.urn, f"web ACL {acl.get('name')} in front of {lb.get('name')} is not logged"
-            groups = {
-                obj(obj(r.get("statement")).get("managedRuleGroupStatement")).get("name")
-                for r in objs(acl.get("rules"))
-            }
-            if "AWSManagedRulesCommonRuleSet" not in groups:
-                yield acl.urn, f"web ACL {acl.get('name')} lacks the AWS common rule set"
+        with stack.deciding(lb):
+            if lb.get("internal") is True or lb.get("loadBalancerType", "application") != "application":
+                continue
+            acls = [
+                acl
+                for a in associations
+                if lb.urn in a.property_dependencies.get("resourceArn", ())
+                for acl in stack.resources
+                if acl.type == WEB_ACL and acl.urn in a.property_dependencies.get("webAclArn", ())
+            ]
+            if not acls:
+                yield lb.urn, f"internet-facing load balancer {lb.get('name')} has no web ACL"
+            for acl in acls:
+                if acl.urn not in logged:
+                    yield acl.urn, f"web ACL {acl.get('name')} in front of {lb.get('name')} is not logged"
+                groups = {
+                    obj(obj(r.get("statement")).get("managedRuleGroupStatement")).get("name")
+                    for r in objs(acl.get("rules"))
+                }
+                if "AWSManagedRulesCommonRuleSet" not in groups:
+                    yield acl.urn, f"web ACL {acl.get('name')} lacks the AWS common rule set"
 
 
 def _internal_routes(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
@@ -179,20 +183,23 @@ def _internal_routes(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, 
         ]
 
     for route in stack.of_type(*LISTENER_RULE):
-        internal_targets = [
-            t for t in linked(route, "actions", TARGET_GROUP) if tags_of(t).get("Exposure") == "internal"
-        ]
-        if not internal_targets:
-            continue
-        apps = ", ".join(sorted(t.name for t in internal_targets))
-        load_balancers = [
-            lb for listener in linked(route, "listenerArn", LISTENER) for lb in linked(listener, "loadBalancerArn", LB)
-        ]
-        if not load_balancers:
-            yield route.urn, f"the route to internal {apps} is on a listener of no load balancer of this stack"
-        for lb in load_balancers:
-            if lb.get("internal") is not True:
-                yield route.urn, f"internal {apps} is routed from internet-facing load balancer {lb.get('name')}"
+        with stack.deciding(route):
+            internal_targets = [
+                t for t in linked(route, "actions", TARGET_GROUP) if tags_of(t).get("Exposure") == "internal"
+            ]
+            if not internal_targets:
+                continue
+            apps = ", ".join(sorted(t.name for t in internal_targets))
+            load_balancers = [
+                lb
+                for listener in linked(route, "listenerArn", LISTENER)
+                for lb in linked(listener, "loadBalancerArn", LB)
+            ]
+            if not load_balancers:
+                yield route.urn, f"the route to internal {apps} is on a listener of no load balancer of this stack"
+            for lb in load_balancers:
+                if lb.get("internal") is not True:
+                    yield route.urn, f"internal {apps} is routed from internet-facing load balancer {lb.get('name')}"
 
 
 RULES = [

@@ -63,13 +63,14 @@ def _coverage(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     queries = " ".join(str(m.get("query", "")).lower() for m in stack.of_type(MONITOR))
     for type_, (tag, prop) in WATCHED.items():
         for resource in stack.of_type(type_):
-            value = str(resource.get(prop) or resource.get("arn") or "").lower()
-            if tag == "statemachinearn":
-                pattern = rf"statemachinearn:arn:aws:states:[a-z0-9-]+:\d+:statemachine:{re.escape(value)}[}},\s]"
-            else:
-                pattern = rf"{tag}:{re.escape(value)}[}},\s]"
-            if not value or not re.search(pattern, queries):
-                yield resource.urn, f"{type_.split(':')[-1]} {value or resource.name} has no monitor"
+            with stack.deciding(resource):
+                value = str(resource.get(prop) or resource.get("arn") or "").lower()
+                if tag == "statemachinearn":
+                    pattern = rf"statemachinearn:arn:aws:states:[a-z0-9-]+:\d+:statemachine:{re.escape(value)}[}},\s]"
+                else:
+                    pattern = rf"{tag}:{re.escape(value)}[}},\s]"
+                if not value or not re.search(pattern, queries):
+                    yield resource.urn, f"{type_.split(':')[-1]} {value or resource.name} has no monitor"
 
 
 def _pagerduty_service(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:

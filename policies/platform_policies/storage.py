@@ -36,68 +36,75 @@ def log_target_buckets(stack: Stack) -> set[str]:
 def _public_access_block(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     flags = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
     for bucket in stack.of_type(BUCKET):
-        blocks = _attached(stack, PAB, bucket)
-        if not blocks:
-            yield bucket.urn, f"bucket {bucket.get('bucket')} has no public access block"
-        elif not all(block.get(flag) is True for block in blocks for flag in flags):
-            yield bucket.urn, f"bucket {bucket.get('bucket')}'s public access block does not set all four flags"
+        with stack.deciding(bucket):
+            blocks = _attached(stack, PAB, bucket)
+            if not blocks:
+                yield bucket.urn, f"bucket {bucket.get('bucket')} has no public access block"
+            elif not all(block.get(flag) is True for block in blocks for flag in flags):
+                yield bucket.urn, f"bucket {bucket.get('bucket')}'s public access block does not set all four flags"
 
 
 def _tls_only(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     for bucket in stack.of_type(BUCKET):
-        if not any(denies_insecure_transport(p.get("policy")) for p in _attached(stack, POLICY, bucket)):
-            yield bucket.urn, f"bucket {bucket.get('bucket')} has no policy denying requests without TLS"
+        with stack.deciding(bucket):
+            if not any(denies_insecure_transport(p.get("policy")) for p in _attached(stack, POLICY, bucket)):
+                yield bucket.urn, f"bucket {bucket.get('bucket')} has no policy denying requests without TLS"
 
 
 def _encryption(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     log_targets = log_target_buckets(stack)
     for bucket in stack.of_type(BUCKET):
-        configs = _attached(stack, SSE, bucket)
-        algorithms = {
-            obj(rule.get("applyServerSideEncryptionByDefault")).get("sseAlgorithm")
-            for config in configs
-            for rule in objs(config.get("rules"))
-        }
-        if not configs:
-            yield bucket.urn, f"bucket {bucket.get('bucket')} has no default encryption configuration"
-        elif "aws:kms" not in algorithms and str(bucket.get("bucket")) not in log_targets:
-            # Log targets may use SSE-S3: ALB access logs support nothing else.
-            yield bucket.urn, f"bucket {bucket.get('bucket')} holds data but is not encrypted with a KMS key"
+        with stack.deciding(bucket):
+            configs = _attached(stack, SSE, bucket)
+            algorithms = {
+                obj(rule.get("applyServerSideEncryptionByDefault")).get("sseAlgorithm")
+                for config in configs
+                for rule in objs(config.get("rules"))
+            }
+            if not configs:
+                yield bucket.urn, f"bucket {bucket.get('bucket')} has no default encryption configuration"
+            elif "aws:kms" not in algorithms and str(bucket.get("bucket")) not in log_targets:
+                # Log targets may use SSE-S3: ALB access logs support nothing else.
+                yield bucket.urn, f"bucket {bucket.get('bucket')} holds data but is not encrypted with a KMS key"
 
 
 def _versioning(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     log_targets = log_target_buckets(stack)
     for bucket in stack.of_type(BUCKET):
-        if str(bucket.get("bucket")) in log_targets:
-            continue
-        versioned = any(
-            obj(v.get("versioningConfiguration")).get("status") == "Enabled"
-            for v in _attached(stack, VERSIONING, bucket)
-        )
-        if not versioned:
-            yield bucket.urn, f"bucket {bucket.get('bucket')} holds data but versioning is not enabled"
+        with stack.deciding(bucket):
+            if str(bucket.get("bucket")) in log_targets:
+                continue
+            versioned = any(
+                obj(v.get("versioningConfiguration")).get("status") == "Enabled"
+                for v in _attached(stack, VERSIONING, bucket)
+            )
+            if not versioned:
+                yield bucket.urn, f"bucket {bucket.get('bucket')} holds data but versioning is not enabled"
 
 
 def _ownership(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     for bucket in stack.of_type(BUCKET):
-        controls = _attached(stack, OWNERSHIP, bucket)
-        if not any(obj(c.get("rule")).get("objectOwnership") == "BucketOwnerEnforced" for c in controls):
-            yield bucket.urn, f"bucket {bucket.get('bucket')} does not disable ACLs (BucketOwnerEnforced)"
+        with stack.deciding(bucket):
+            controls = _attached(stack, OWNERSHIP, bucket)
+            if not any(obj(c.get("rule")).get("objectOwnership") == "BucketOwnerEnforced" for c in controls):
+                yield bucket.urn, f"bucket {bucket.get('bucket')} does not disable ACLs (BucketOwnerEnforced)"
 
 
 def _lifecycle(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     for bucket in stack.of_type(BUCKET):
-        if not _attached(stack, LIFECYCLE, bucket):
-            yield bucket.urn, f"bucket {bucket.get('bucket')} has no lifecycle configuration"
+        with stack.deciding(bucket):
+            if not _attached(stack, LIFECYCLE, bucket):
+                yield bucket.urn, f"bucket {bucket.get('bucket')} has no lifecycle configuration"
 
 
 def _access_logging(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     log_targets = log_target_buckets(stack)
     for bucket in stack.of_type(BUCKET):
-        if str(bucket.get("bucket")) in log_targets:
-            continue
-        if not _attached(stack, LOGGING, bucket):
-            yield bucket.urn, f"bucket {bucket.get('bucket')} has no server access logging"
+        with stack.deciding(bucket):
+            if str(bucket.get("bucket")) in log_targets:
+                continue
+            if not _attached(stack, LOGGING, bucket):
+                yield bucket.urn, f"bucket {bucket.get('bucket')} has no server access logging"
 
 
 def _no_public_acl(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:

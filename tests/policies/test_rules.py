@@ -457,6 +457,20 @@ def test_a_rule_whose_own_input_is_unknown_cannot_decide_and_says_so(pack: Polic
     assert "tracingConfiguration" in found[0].message
 
 
+def test_a_stack_rule_still_decides_the_resources_whose_inputs_are_known(pack: PolicyPackServer) -> None:
+    """One ingress rule with an unknown CIDR (a preview) must not switch the rule off for another that
+    opens port 22 to the world: the stack rule judges each subject on its own inputs."""
+    resources = pick("stg", (ALB, "cluster-alb-sg", "cluster-alb-from-internet-443"))
+    rule = named(resources, "cluster-alb-from-internet-443")
+    undecided, open_ssh = copy.deepcopy(rule), copy.deepcopy(rule)
+    for copied, name in ((undecided, "undecided-ingress"), (open_ssh, "open-ssh")):
+        copied.urn, copied.name = rule.urn.replace(rule.name, name), name
+    undecided.inputs["cidrIpv4"] = UNKNOWN
+    open_ssh.inputs.update(fromPort=22, toPort=22)
+    found = [v for v in violations(pack, [*resources, undecided, open_ssh], {}) if v.policy == "sg-no-world-ingress"]
+    assert [(v.level, v.urn) for v in found] == [("mandatory", open_ssh.urn)]
+
+
 def test_the_readmes_card_data_table_names_rules_the_pack_has() -> None:
     """The assessor's table in the README cites rules by id: each must exist, so a renamed rule fails here."""
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
