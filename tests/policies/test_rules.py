@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 from platform_policies import RULES
-from platform_policies.framework import Inputs, Stack
-from platform_policies.framework import Resource as PolicyResource
+from platform_policies.framework import Stack
 
 from tests.conftest import stack_run
+from tests.policies.seen import as_seen, reads_of
 from tools.mock_runtime import RecordedResource
 from tools.policy_eval import UNKNOWN, PolicyPackServer, Violation
 
@@ -367,12 +367,7 @@ def test_a_stack_rule_joins_only_the_types_it_declares(stack: str) -> None:
     for rule in RULES:
         if rule.stack_check is None:
             continue
-        seen = Stack([
-            PolicyResource(type=r.type, name=r.name, urn=r.urn, props=Inputs(r.inputs), parent=r.parent,
-                           dependencies=tuple(r.dependencies),
-                           property_dependencies={k: tuple(v) for k, v in r.property_dependencies.items()})
-            for r in run.resources
-        ])  # fmt: skip
+        seen = Stack(as_seen(run.resources))
         list(rule.stack_check(seen, {k: v.get("default") for k, v in rule.config.items()}))
         assert seen.asked, rule.id
         assert seen.asked <= set(rule.types), (rule.id, seen.asked - set(rule.types))
@@ -397,33 +392,8 @@ def test_a_huge_port_range_is_judged_without_enumerating_it(pack: PolicyPackServ
 
 
 def _reads(rule_id: str, resources: Resources, config: dict[str, Any]) -> dict[str, set[str]]:
-    """urn -> the inputs the rule read of that resource (and of the providers, under their own URNs),
-    evaluating the rule in-process on the plain inputs the pack would see."""
-    rule = next(r for r in RULES if r.id == rule_id)
-    config = config.get(rule_id, {})
-    by_urn = {r.urn: r for r in resources}
-    inputs = {r.urn: Inputs(r.inputs) for r in resources}
-
-    def provider_of(r: RecordedResource) -> Inputs:
-        urn = r.provider.rsplit("::", 1)[0] if r.provider else ""
-        return inputs[urn] if urn in by_urn else Inputs({})
-
-    seen = [
-        PolicyResource(
-            type=r.type, name=r.name, urn=r.urn, props=inputs[r.urn], protect=r.protect, parent=r.parent,
-            provider=provider_of(r), dependencies=tuple(r.dependencies),
-            property_dependencies={k: tuple(v) for k, v in r.property_dependencies.items()},
-        )
-        for r in resources
-    ]  # fmt: skip
-    if rule.stack_check is not None:
-        list(rule.stack_check(Stack(seen), config))
-    else:
-        assert rule.check is not None
-        for resource in seen:
-            if not rule.types or resource.type in rule.types:
-                list(rule.check(resource, config))
-    return {urn: props.read for urn, props in inputs.items()}
+    """urn -> the inputs the rule read of that resource, evaluating it in-process on the plain inputs."""
+    return reads_of(next(r for r in RULES if r.id == rule_id), resources, config.get(rule_id, {}))
 
 
 @pytest.mark.parametrize("case", CASES, ids=_id)

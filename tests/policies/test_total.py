@@ -40,6 +40,7 @@ from platform_policies.framework import (
 )
 
 from tests.policies.schema_inputs import inputs_of, unknown
+from tests.policies.seen import as_seen, reads_of
 from tests.policies.test_rules import CASES, pick
 from tools.mock_runtime import RecordedResource
 from tools.policy_eval import PolicyPackServer
@@ -80,42 +81,9 @@ def _seeds(rule_id: str) -> list[tuple[list[RecordedResource], dict[str, Any]]]:
     return seeds
 
 
-def _as_seen(resources: list[RecordedResource]) -> list[Resource]:
-    by_urn = {r.urn: r for r in resources}
-
-    def provider_of(r: RecordedResource) -> Inputs:
-        urn = r.provider.rsplit("::", 1)[0] if r.provider else ""
-        return Inputs(by_urn[urn].inputs) if urn in by_urn else Inputs({})
-
-    return [
-        Resource(
-            type=r.type, name=r.name, urn=r.urn, props=Inputs(r.inputs), protect=r.protect, parent=r.parent,
-            provider=provider_of(r), dependencies=tuple(r.dependencies),
-            property_dependencies={k: tuple(v) for k, v in r.property_dependencies.items()},
-        )
-        for r in resources
-    ]  # fmt: skip
-
-
-def _reads(rule: Rule, resources: list[RecordedResource], config: dict[str, Any]) -> dict[str, set[str]]:
-    """urn -> the inputs the rule reads of that resource: where generated values are worth putting."""
-    seen = _as_seen(resources)
-    try:
-        if rule.stack_check is not None:
-            list(rule.stack_check(Stack(seen), config))
-        else:
-            assert rule.check is not None
-            for resource in seen:
-                if not rule.types or resource.type in rule.types:
-                    list(rule.check(resource, config))
-    except (UndecidedInput, Malformed):
-        pass
-    return {r.urn: r.props.read for r in seen}
-
-
 def _run(rule: Rule, resources: list[RecordedResource], config: dict[str, Any], *, guarded: bool) -> list[Any]:
     """The rule's findings; `guarded` evaluates as the pack does, else calls the rule's own check."""
-    seen = _as_seen(resources)
+    seen = as_seen(resources)
     try:
         if rule.stack_check is not None:
             return evaluate_stack(rule, Stack(seen), config) if guarded else list(rule.stack_check(Stack(seen), config))
@@ -146,7 +114,7 @@ def _timed(rule: Rule, resources: list[RecordedResource], config: dict[str, Any]
 def test_a_rule_judges_every_input_of_a_declared_kind(rule_id: str, data: st.DataObject) -> None:
     rule = _rule(rule_id)
     resources, config = copy.deepcopy(data.draw(st.sampled_from(_seeds(rule_id)), label="case"))
-    reads = _reads(rule, resources, config)
+    reads = reads_of(rule, resources, config)
     readable = [r for r in resources if reads.get(r.urn)]  # none for a rule on options (`protect`) alone
     chosen = st.lists(st.sampled_from(readable), min_size=1, max_size=2, unique_by=id) if readable else st.just([])
     for resource in data.draw(chosen, label="on"):
