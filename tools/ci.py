@@ -79,7 +79,9 @@ def pr_offline(stack: str, base_dir: Path | None, *, head_dir: Path = PROJECT_DI
     missing_base = base_dir is not None and not (base_dir / "Pulumi.yaml").is_file()
     base_tree = None if missing_base else base_dir
     base, head = start_pair(stack, base_tree=base_tree, head_tree=head_dir, out_dir=out_dir / "runs")
-    preview, head_run = diff_pair(stack, base.wait() if base else None, head.wait())
+    preview, head_run = diff_pair(
+        stack, base.wait() if base else None, head.wait(), evidence_dir=out_dir / "compliance"
+    )
     if missing_base:
         preview.base_failure = f"the base tree `{base_dir}` was not checked out (an earlier step failed)."
     if preview.errors:
@@ -99,7 +101,9 @@ def pr_comment(base_ref: str, stacks: list[str], *, out_dir: Path = BUILD_DIR) -
     pairs = {stack: start_pair(stack, base_tree=base_tree, out_dir=out_dir / "runs") for stack in stacks}
     run = RunInfo(commit=working_commit())
     for stack, (base, head) in pairs.items():
-        preview, head_run = diff_pair(stack, base.wait() if base else None, head.wait())
+        preview, head_run = diff_pair(
+            stack, base.wait() if base else None, head.wait(), evidence_dir=out_dir / "compliance"
+        )
         if preview.errors:
             preview.log_tail = head_run.log.read_text(errors="replace")
         outputs = Outputs(stack, "offline", out_dir)

@@ -24,7 +24,8 @@ from typing import Any
 
 from tools.offline import PROJECT_DIR, run_stack, with_declared_secrets
 from tools.policy_docs import enforcement_level
-from tools.policy_eval import PolicyReport, Violation, evaluate, load_policy_config
+from tools.policy_eval import SUPPRESSED_POLICY, PolicyReport, Violation, evaluate, load_policy_config
+from tools.pr_comment import NOT_IN_PACK, EvidenceChange
 from tools.stack_config import NoSuchStackError, StackFileError, load_stack_config
 
 SUPPRESSED = re.compile(
@@ -63,21 +64,57 @@ class RequirementVerdict:
     gap: str
 
 
-def _rule_verdict(rule: Any, level: str, violations: list[Violation], suppressions: list[Suppression]) -> RuleVerdict:
-    mandatory = [v for v in violations if v.level == "mandatory"]
-    advisory = [v for v in violations if v.level == "advisory"]
+def rule_verdict(level: str, violations: list[Violation], suppressed: int) -> str:
+    """One rule's verdict on a stack, from its level and what it reported there."""
     if level == "disabled":
-        verdict = "disabled"
-    elif mandatory:
-        verdict = "fails"
-    elif advisory:
-        verdict = "advisory findings"
-    elif suppressions:
-        verdict = "passes with suppressions"
-    else:
-        verdict = "passes"
-    findings = [{"resource": v.urn, "level": v.level, "finding": v.message.split("\nWhy: ", 1)[0]} for v in violations]
-    return RuleVerdict(rule.id, rule.description, level, verdict, findings, suppressions)
+        return "disabled"
+    if any(v.level == "mandatory" for v in violations):
+        return "fails"
+    if violations:
+        return "advisory findings"
+    return "passes with suppressions" if suppressed else "passes"
+
+
+def suppressions_of(report: PolicyReport) -> dict[str, list[Suppression]]:
+    """The suppressed findings by rule (the suppressed-findings report names the rule in its message)."""
+    found: dict[str, list[Suppression]] = {}
+    for violation in report.suppressed:
+        match = SUPPRESSED.search(violation.message)
+        if match:
+            found.setdefault(match["rule"], []).append(
+                Suppression(violation.urn, match["finding"], match["reason"], match["until"])
+            )
+    return found
+
+
+def verdicts_by_rule(report: PolicyReport) -> dict[str, str]:
+    """Every rule of the pack that ran, with its verdict (needs a report that records `levels`)."""
+    suppressions = suppressions_of(report)
+    return {
+        rule: rule_verdict(level, [v for v in report.violations if v.policy == rule], len(suppressions.get(rule, [])))
+        for rule, level in report.levels.items()
+        if rule != SUPPRESSED_POLICY
+    }
+
+
+def verdict_changes(base: PolicyReport, head: PolicyReport) -> list[EvidenceChange]:
+    """The rules whose verdict on the stack differs between base and head, with the PCI DSS requirements each
+    one evidences: what the PR comment calls out, with a link to the head's report."""
+    sys.path[:0] = [str(PROJECT_DIR / "policies")]
+    from platform_policies import pci
+
+    requirements: dict[str, list[str]] = {}
+    for requirement in pci.REQUIREMENTS:
+        for rule in requirement.rules:
+            requirements.setdefault(rule, []).append(requirement.id)
+    before, after = verdicts_by_rule(base), verdicts_by_rule(head)
+    return [
+        EvidenceChange(
+            rule, before.get(rule, NOT_IN_PACK), after.get(rule, NOT_IN_PACK), tuple(requirements.get(rule, ()))
+        )
+        for rule in sorted(before.keys() | after.keys())
+        if before.get(rule, NOT_IN_PACK) != after.get(rule, NOT_IN_PACK)
+    ]
 
 
 def _requirement_verdict(rules: list[RuleVerdict], gap: str) -> str:
@@ -93,22 +130,18 @@ def build(report: PolicyReport, policy_config: dict[str, Any]) -> dict[str, Any]
     sys.path[:0] = [str(PROJECT_DIR / "policies")]
     from platform_policies import RULES, pci
 
-    suppressions: dict[str, list[Suppression]] = {}
-    for violation in report.suppressed:
-        match = SUPPRESSED.search(violation.message)
-        if match:
-            suppressions.setdefault(match["rule"], []).append(
-                Suppression(violation.urn, match["finding"], match["reason"], match["until"])
-            )
-    verdicts = {
-        rule.id: _rule_verdict(
-            rule,
-            enforcement_level(policy_config, rule.id, rule.level.value),
-            [v for v in report.violations if v.policy == rule.id],
-            suppressions.get(rule.id, []),
+    suppressions = suppressions_of(report)
+    verdicts = {}
+    for rule in RULES:
+        level = report.levels.get(rule.id) or enforcement_level(policy_config, rule.id, rule.level.value)
+        violations = [v for v in report.violations if v.policy == rule.id]
+        mine = suppressions.get(rule.id, [])
+        findings = [
+            {"resource": v.urn, "level": v.level, "finding": v.message.split("\nWhy: ", 1)[0]} for v in violations
+        ]
+        verdicts[rule.id] = RuleVerdict(
+            rule.id, rule.description, level, rule_verdict(level, violations, len(mine)), findings, mine
         )
-        for rule in RULES
-    }
     requirements = [
         RequirementVerdict(
             r.id,
@@ -208,18 +241,23 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"error: {error}\n")
         return 2
     run = run_stack(args.stack, project_dir=PROJECT_DIR, config=stack_config)
-    report = evaluate(run)
-    content = build(report, load_policy_config(args.stack))
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    markdown = args.out_dir / f"{args.stack}.md"
-    markdown.write_text(render(content, commit=_commit(), today=dt.date.today()))
-    (args.out_dir / f"{args.stack}.json").write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
+    markdown, content = write(evaluate(run), args.out_dir, commit=_commit())
     counts: dict[str, int] = {}
     for req in content["requirements"]:
         counts[req["verdict"]] = counts.get(req["verdict"], 0) + 1
     summary = ", ".join(f"{n} {verdict}" for verdict, n in sorted(counts.items()))
     print(f"{markdown}: {len(content['requirements'])} PCI DSS requirements ({summary})")
     return 0
+
+
+def write(report: PolicyReport, out_dir: Path, *, commit: str) -> tuple[Path, dict[str, Any]]:
+    """`<out_dir>/<stack>.md` and `.json` from the pack's verdict on the stack (also the PR's report)."""
+    content = build(report, load_policy_config(report.stack))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    markdown = out_dir / f"{report.stack}.md"
+    markdown.write_text(render(content, commit=commit, today=dt.date.today()))
+    (out_dir / f"{report.stack}.json").write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
+    return markdown, content
 
 
 if __name__ == "__main__":

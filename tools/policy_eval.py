@@ -45,6 +45,9 @@ class PolicyReport:
     pack: str
     policies: int
     violations: list[Violation] = field(default_factory=list)
+    levels: dict[str, str] = field(default_factory=dict)
+    """Every policy of the pack with its enforcement level on this stack, as `Configure` was given it: a
+    rule that reports nothing still shows here, so two reports can be compared rule by rule."""
 
     @property
     def mandatory(self) -> list[Violation]:
@@ -66,7 +69,16 @@ class PolicyReport:
             "mandatory": [asdict(v) for v in self.mandatory],
             "advisory": [asdict(v) for v in self.advisory],
             "suppressed": [asdict(v) for v in self.suppressed],
+            "levels": dict(sorted(self.levels.items())),
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PolicyReport:
+        """The inverse of `to_json` (a report written by an older runner has no `levels`)."""
+        violations = [Violation(**v) for key in ("mandatory", "advisory", "suppressed") for v in data.get(key, [])]
+        levels = {str(k): str(v) for k, v in dict(data.get("levels") or {}).items()}
+        return cls(str(data.get("stack", "")), str(data.get("pack", "")), int(data.get("policies", 0)),
+                   sorted(violations), levels)  # fmt: skip
 
 
 class PolicyPackServer:
@@ -87,6 +99,7 @@ class PolicyPackServer:
         start_timeout: float = 60.0,
     ) -> None:
         env = {**os.environ, "PULUMI_PROJECT": project, "PULUMI_STACK": stack, "PULUMI_DRY_RUN": "true"}
+        pack_dir = pack_dir.resolve()  # the pack runs in its own directory: a relative path would not be found
         self.process = subprocess.Popen(
             [sys.executable, "-u", str(pack_dir / "__main__.py")],
             cwd=pack_dir,
@@ -124,9 +137,9 @@ class PolicyPackServer:
     def info(self) -> Any:
         return self.stub.GetAnalyzerInfo(empty_pb2.Empty())
 
-    def configure(self, policy_config: dict[str, Any], *, stack: str, project: str = "platform") -> None:
+    def configure(self, policy_config: dict[str, Any], *, stack: str, project: str = "platform") -> dict[str, str]:
         """As the engine reconciles `--policy-pack-config`: per-policy > `all` > the policy's default level;
-        properties are the schema defaults overlaid with the configured values."""
+        properties are the schema defaults overlaid with the configured values. Returns each policy's level."""
         info = self.info()
         requests = {}
         everything = policy_config.get("all")
@@ -152,6 +165,7 @@ class PolicyPackServer:
             )
         self.stub.Configure(analyzer_pb2.ConfigureAnalyzerRequest(policyConfig=requests))
         self.stub.ConfigureStack(analyzer_pb2.AnalyzerStackConfigureRequest(stack=stack, project=project, dry_run=True))
+        return {name: analyzer_pb2.EnforcementLevel.Name(c.enforcementLevel).lower() for name, c in requests.items()}
 
     def analyze(self, resources: list[RecordedResource]) -> list[Violation]:
         by_urn = {r.urn: r for r in resources}
@@ -259,6 +273,6 @@ def evaluate(
     config = policy_config if policy_config is not None else load_policy_config(run.stack, pack_dir, run.project)
     with PolicyPackServer(pack_dir, project=run.project, stack=run.stack) as server:
         info = server.info()
-        server.configure(config, stack=run.stack, project=run.project)
+        levels = server.configure(config, stack=run.stack, project=run.project)
         violations = server.analyze(run.resources)
-    return PolicyReport(stack=run.stack, pack=info.name, policies=len(info.policies), violations=violations)
+    return PolicyReport(run.stack, info.name, len(info.policies), violations, levels)

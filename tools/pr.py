@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tools.pr_comment import Preview, from_snapshots, offline_verdict
+from tools.pr_comment import EvidenceChange, Preview, from_snapshots, offline_verdict
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 BUILD_DIR = PROJECT_DIR / "build" / "pr"
@@ -92,7 +92,7 @@ class TreeRun:
 
 def offline_preview(stack: str, *, base_tree: Path | None, head_tree: Path = PROJECT_DIR,
                     out_dir: Path = BUILD_DIR) -> tuple[Preview, TreeRun]:  # fmt: skip
-    """Build base (no policy) and head (with policy) at once, and diff them into the offline preview."""
+    """Build base and head at once, each judged by its own policy pack, and diff them into the offline preview."""
     base, head = start_pair(stack, base_tree=base_tree, head_tree=head_tree, out_dir=out_dir)
     return diff_pair(stack, base.wait() if base else None, head.wait())
 
@@ -100,12 +100,14 @@ def offline_preview(stack: str, *, base_tree: Path | None, head_tree: Path = PRO
 def start_pair(
     stack: str, *, base_tree: Path | None, head_tree: Path = PROJECT_DIR, out_dir: Path = BUILD_DIR
 ) -> tuple[TreeRun | None, TreeRun]:
-    base = TreeRun(base_tree, stack, out_dir / stack / "base", policy=False).start() if base_tree else None
+    base = TreeRun(base_tree, stack, out_dir / stack / "base", policy=True).start() if base_tree else None
     head = TreeRun(head_tree, stack, out_dir / stack / "head", policy=True).start()
     return base, head
 
 
-def diff_pair(stack: str, base: TreeRun | None, head: TreeRun) -> tuple[Preview, TreeRun]:
+def diff_pair(
+    stack: str, base: TreeRun | None, head: TreeRun, *, evidence_dir: Path = BUILD_DIR / "compliance"
+) -> tuple[Preview, TreeRun]:
     head_snapshot = head.snapshot
     if head_snapshot is None:
         preview = Preview(stack, "offline", errors=[head.error_text() or f"the offline preview exited {head.code}"])
@@ -119,7 +121,25 @@ def diff_pair(stack: str, base: TreeRun | None, head: TreeRun) -> tuple[Preview,
             preview.base_failure = base.error_text() or f"the base's offline preview exited {base.code}"
     report = head.policy_report
     preview.verdict = offline_verdict(report) if report is not None else None
+    base_report = base.policy_report if base else None
+    if report is not None and base_report is not None:
+        preview.evidence, preview.evidence_report = evidence(base_report, report, evidence_dir)
     return preview, head
+
+
+def evidence(base: dict[str, Any], head: dict[str, Any], out_dir: Path) -> tuple[list[EvidenceChange], str]:
+    """The rules whose verdict differs from the base's and, when any does, the head's evidence report
+    (`<out_dir>/<stack>.md`). Imported here: it needs the pack, which the comment step (standard library
+    only) does not have."""
+    from tools import compliance
+    from tools.policy_eval import PolicyReport
+
+    head_report = PolicyReport.from_json(head)
+    changes = compliance.verdict_changes(PolicyReport.from_json(base), head_report)
+    if not changes:
+        return [], ""
+    markdown, _ = compliance.write(head_report, out_dir, commit=working_commit() or "unknown")
+    return changes, str(markdown.relative_to(PROJECT_DIR) if markdown.is_relative_to(PROJECT_DIR) else markdown)
 
 
 # ------------------------------------------------------------------------------------------- base trees

@@ -79,6 +79,22 @@ class Verdict:
         return [f for f in self.findings if f.level == level]
 
 
+NOT_IN_PACK = "not in the pack"
+
+
+@dataclass(frozen=True)
+class EvidenceChange:
+    """A rule whose verdict on the stack this change alters: evidence the assessor reads changes with it."""
+
+    rule: str
+    before: str
+    """The verdict on the base (passes, passes with suppressions, advisory findings, fails, disabled, or
+    NOT_IN_PACK), judged by the base's own pack and policy config."""
+    after: str
+    requirements: tuple[str, ...] = ()
+    """The PCI DSS requirements the rule evidences (none: a hygiene rule)."""
+
+
 @dataclass
 class Preview:
     stack: str
@@ -97,6 +113,10 @@ class Preview:
     """The end of the run's own output, for a failure."""
     architecture: DiagramChange | None = None
     """Offline only: what the change adds, changes or removes on the architecture diagram."""
+    evidence: list[EvidenceChange] = field(default_factory=list)
+    """Offline only: the rules whose verdict differs from the base's."""
+    evidence_report: str = ""
+    """Where the head's PCI DSS evidence report is: a path, or the name of the run's artifact."""
 
     @property
     def failed(self) -> bool:
@@ -109,6 +129,11 @@ class RunInfo:
 
     commit: str = ""
     run_url: str = ""
+
+
+def evidence_artifact(stack: str) -> str:
+    """The name under which the pull-request workflow keeps the head's evidence report of `stack`."""
+    return f"compliance-{stack}"
 
 
 def marker(stack: str, source: str) -> str:
@@ -303,7 +328,7 @@ def render(preview: Preview, run: RunInfo = RunInfo()) -> str:
     advisory rows, then the output tail (each trim says how much was left out)."""
     required = _header(preview, run) + _failure(preview) + _counts(preview) + _caution(preview)
     verdict_lines, mandatory_rows, advisory_rows = _verdict(preview.verdict)
-    required += verdict_lines
+    required += verdict_lines + _evidence(preview, run)
     mandatory = _table(["level", "rule", "resource", "finding", "fix"], mandatory_rows)
     details = _details(f"Changes ({len(preview.changes)})", ["op", "type", "name", "properties"], _change_rows(preview))
     advisory = _details(
@@ -384,6 +409,26 @@ def _verdict(verdict: Verdict | None) -> tuple[list[str], list[str], list[str]]:
         f"{len(advisory)} advisory, {len(suppressed)} suppressed."
     )
     return [line, ""], [_finding_row(f) for f in mandatory], [_finding_row(f) for f in advisory]
+
+
+def _evidence(preview: Preview, run: RunInfo) -> list[str]:
+    """Said only when a verdict changes; names the requirements and where the head's report is."""
+    if not preview.evidence:
+        return []
+    where = f"`{preview.evidence_report}`" if preview.evidence_report else ""
+    if where and run.run_url:
+        where += f", kept as artifact `{evidence_artifact(preview.stack)}` of the [workflow run]({run.run_url})"
+    lines = [
+        f"**PCI DSS evidence changes**: {len(preview.evidence)} rule verdict(s) differ from the base"
+        + (f"; the full report is the {where}." if where else "."),
+        "",
+        "| rule | base | this change | PCI DSS requirements |",
+        "| --- | --- | --- | --- |",
+    ]
+    for change in preview.evidence:
+        requirements = ", ".join(change.requirements) or "none (hygiene)"
+        lines.append(f"| `{change.rule}` | {change.before} | **{change.after}** | {requirements} |")
+    return [*lines, ""]
 
 
 def _finding_row(finding: Finding) -> str:

@@ -31,7 +31,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from tools.offline import PROJECT_DIR, run_stack, with_declared_secrets
-from tools.policy_eval import PolicyReport, evaluate, policy_config_path
+from tools.policy_eval import PACK_DIR, PolicyReport, evaluate, policy_config_path
 from tools.snapshot import build_snapshot, dumps
 from tools.stack_config import NoSuchStackError, StackFileError, load_stack_config
 
@@ -80,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     text = dumps(snapshot)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / f"{args.stack}.json").write_text(text)
-    report = None if args.no_policy else evaluate(run)
+    # A tree judged by its own pack and policy config (the base of a PR); bootstrap/ uses the repository's.
+    pack_dir = args.project_dir / "policies" if (args.project_dir / "policies").is_dir() else PACK_DIR
+    report = None if args.no_policy else evaluate(run, pack_dir=pack_dir)
     if report is not None:
         (args.out_dir / f"{args.stack}.policy.json").write_text(
             json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n"

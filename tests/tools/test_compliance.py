@@ -3,6 +3,7 @@ with their reasons, and the command that writes it."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from functools import cache
@@ -57,7 +58,7 @@ def test_a_failing_rule_makes_its_requirements_not_met_and_shows_the_finding() -
     clean = _report("prd")
     urn = "urn:pulumi:prd::platform::x"
     finding = Violation("mandatory", "rds-force-ssl", urn, "app does not set rds.force_ssl=1\nWhy: w\nFix: f")
-    failing = PolicyReport(clean.stack, clean.pack, clean.policies, [*clean.violations, finding])
+    failing = dataclasses.replace(clean, violations=[*clean.violations, finding])
     content = _content(failing)
     for requirement in content["requirements"]:
         rules = {x["rule"]: x for x in requirement["rules"]}
@@ -73,8 +74,9 @@ def test_a_failing_rule_makes_its_requirements_not_met_and_shows_the_finding() -
 
 
 def test_a_disabled_rule_does_not_count_as_meeting_its_requirement() -> None:
+    report = _report("prd")
     config = {**load_policy_config("prd"), "elb-tls": "disabled"}
-    content = compliance.build(_report("prd"), config)
+    content = compliance.build(dataclasses.replace(report, levels={**report.levels, "elb-tls": "disabled"}), config)
     assert _requirement(content, "elb-tls")["verdict"] == "not met"
 
 
@@ -93,3 +95,22 @@ def test_an_unknown_stack_is_a_clear_error(tmp_path: Path, capsys: Any) -> None:
     assert compliance.main(["--stack", "nope", "--out-dir", str(tmp_path)]) == 2
     assert "nope" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_a_report_round_trips_through_its_json_with_every_rules_level() -> None:
+    report = _report("stg")
+    assert set(report.levels) >= {rule.id for rule in RULES}
+    assert PolicyReport.from_json(json.loads(json.dumps(report.to_json()))) == report
+
+
+def test_verdict_changes_name_each_rule_whose_verdict_moved_and_its_requirements() -> None:
+    base = _report("prd")
+    assert compliance.verdict_changes(base, base) == []
+    finding = Violation("mandatory", "rds-force-ssl", "urn:pulumi:prd::platform::x", "no force_ssl\nWhy: w\nFix: f")
+    levels = {k: v for k, v in base.levels.items() if k != "elb-tls"}
+    head = dataclasses.replace(base, violations=[*base.violations, finding], levels=levels)
+    changes = {c.rule: c for c in compliance.verdict_changes(base, head)}
+    assert set(changes) == {"rds-force-ssl", "elb-tls"}
+    assert (changes["rds-force-ssl"].before, changes["rds-force-ssl"].after) == ("passes", "fails")
+    assert "2.2.7" in changes["rds-force-ssl"].requirements
+    assert changes["elb-tls"].after == compliance.NOT_IN_PACK

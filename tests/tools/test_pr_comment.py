@@ -278,3 +278,31 @@ def test_the_comment_and_verdict_entry_points_need_only_the_standard_library() -
     result = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True,
                             cwd=Path(__file__).resolve().parents[2])  # fmt: skip
     assert result.stdout.strip() == "[]"
+
+
+def test_a_verdict_change_is_called_out_with_its_requirements_and_where_the_report_is() -> None:
+    from tools.pr_comment import EvidenceChange
+
+    preview = Preview("prd", "offline", evidence=[EvidenceChange("elb-tls", "passes", "disabled", ("4.2.1",)),
+                                                  EvidenceChange("ecs-desired-count", "passes", "fails")])  # fmt: skip
+    preview.evidence_report = "build/pr/compliance/prd.md"
+    body = render(preview, RUN)
+    assert "**PCI DSS evidence changes**: 2 rule verdict(s) differ from the base" in body
+    assert "| `elb-tls` | passes | **disabled** | 4.2.1 |" in body
+    assert "| `ecs-desired-count` | passes | **fails** | none (hygiene) |" in body
+    assert (
+        f"`build/pr/compliance/prd.md`, kept as artifact `compliance-prd` of the [workflow run]({RUN.run_url})" in body
+    )
+    assert "`build/pr/compliance/prd.md`." in render(preview)  # locally: the path only
+    assert "PCI DSS evidence" not in render(Preview("prd", "offline"), RUN)
+
+
+def test_the_workflow_keeps_the_report_under_the_name_the_comment_gives() -> None:
+    import yaml
+
+    from tools.pr_comment import evidence_artifact
+
+    workflow = yaml.safe_load((Path(__file__).resolve().parents[2] / ".github/workflows/pull-request.yml").read_text())
+    (step,) = [s for s in workflow["jobs"]["offline-preview"]["steps"] if "upload-artifact" in s.get("uses", "")]
+    assert step["with"]["name"].replace("${{ matrix.stack }}", "prd") == evidence_artifact("prd")
+    assert "build/pr/compliance/${{ matrix.stack }}.md" in step["with"]["path"]

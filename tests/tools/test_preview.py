@@ -85,7 +85,9 @@ def test_a_mandatory_violation_exits_3_naming_rule_and_resource(
 
     config = policy_eval.load_policy_config("stg")
     del config["ecs-readonly-root"]
-    monkeypatch.setattr(preview, "evaluate", lambda run: policy_eval.evaluate(run, policy_config=config))
+    monkeypatch.setattr(
+        preview, "evaluate", lambda run, **options: policy_eval.evaluate(run, policy_config=config, **options)
+    )
     assert preview.main(["--stack", "stg", "--out-dir", str(tmp_path)]) == preview.EXIT_POLICY
     out = capsys.readouterr().out
     assert "mandatory" in out

@@ -54,7 +54,7 @@ def run_job(origin: Path, tmp: Path, job: str, *, base: str, head: str, api_url:
     git(workspace, "checkout", "-q", head)
     env = {"GITHUB_API_URL": api_url, **{k: str(v) for k, v in dict(options.pop("env", {})).items()}}  # type: ignore[call-overload]
     return Job("pull-request.yml", job, workspace, event(base, head, fork=bool(options.pop("fork", False))),
-               env=env, **options).run()  # type: ignore[arg-type]  # fmt: skip
+               env=env, artifacts=tmp / "artifacts", **options).run()  # type: ignore[arg-type]  # fmt: skip
 
 
 def comments(github: FakeGitHub, source: str, stack: str = "stg") -> list[dict[str, object]]:
@@ -77,6 +77,12 @@ def longer_log_retention(repo: Path) -> None:
     text = path.read_text()
     assert "retention_in_days=ctx.profile.log_retention_days," in text
     path.write_text(text.replace("retention_in_days=ctx.profile.log_retention_days,", "retention_in_days=3653,", 1))
+
+
+def disable_a_rule_on_stg(repo: Path) -> None:
+    path = repo / "policies" / "config" / "stg.json"
+    config = json.loads(path.read_text())
+    path.write_text(json.dumps({**config, "elb-tls": "disabled"}, indent=2) + "\n")
 
 
 def rename_card_database(repo: Path) -> None:
@@ -113,6 +119,26 @@ def test_a_component_only_change_shows_in_the_offline_comment_one_comment_after_
     assert "`retentionInDays`" in body
     assert "No changes." not in body
     assert body in second.summary
+    assert "PCI DSS evidence changes" not in body  # no verdict changed: nothing to link, nothing kept
+    assert not (tmp_path / "2" / "artifacts" / "compliance-stg").exists()
+
+
+def test_a_changed_verdict_links_the_evidence_report_kept_as_an_artifact(
+    origin: Path, tmp_path: Path, api: tuple[FakeGitHub, str]
+) -> None:
+    """The base is judged by its own policy config: disabling a rule in the head's shows as a change."""
+    github, url = api
+    base, head = head_commit(origin, "disable-rule", disable_a_rule_on_stg)
+    result = run_job(origin, tmp_path, "offline-preview", base=base, head=head, api_url=url, **OFFLINE)
+    assert result.conclusion == "success", [(s.name, s.outcome, s.output[-2000:]) for s in result.steps]
+    (only,) = comments(github, "offline")
+    body = str(only["body"])
+    assert "**PCI DSS evidence changes**: 1 rule verdict(s) differ from the base" in body
+    assert "| `elb-tls` | passes | **disabled** | 4.2.1 |" in body
+    assert "kept as artifact `compliance-stg` of the [workflow run](" in body
+    kept = tmp_path / "artifacts" / "compliance-stg"
+    assert "`elb-tls` (disabled): **disabled**" in (kept / "stg.md").read_text()
+    assert json.loads((kept / "stg.json").read_text())["stack"] == "stg"
 
 
 def test_renaming_the_card_database_replaces_its_schemas_with_a_caution(
