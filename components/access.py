@@ -212,6 +212,13 @@ class Access(Component, token="platform:access:Access"):
                     ["ecs:ExecuteCommand", "ssm:StartSession"],
                     [f"arn:aws:ecs:*:{args.account_id}:task/*", f"arn:aws:ecs:*:{args.account_id}:cluster/*"],
                 ),
+                # A session's data key comes from the cluster key, whose policy names this role as an operator.
+                statement(
+                    "OpenExecSessionsWithTheClusterKey",
+                    ["kms:GenerateDataKey"],
+                    [f"arn:aws:kms:*:{args.account_id}:key/*"],
+                    conditions={"StringEquals": {"aws:ResourceTag/Component": "cluster"}},
+                ),
             )
         if sorted(self.roles) != role_keys(env, developers=bool(args.developer_principals)):
             raise AssertionError(f"role_keys() is out of date: {sorted(self.roles)}")

@@ -27,7 +27,14 @@ import pulumi_aws as aws
 from components.base import Component, Out
 from components.buckets import PrivateBucket, PrivateBucketArgs
 from platform_config.bootstrap import DetectiveControls
-from platform_lib.iam import Statement, key_policy, logs_may_encrypt, policy_document, service_trust_policy, statement
+from platform_lib.iam import (
+    Statement,
+    logs_may_encrypt,
+    policy_document,
+    service_only_key_policy,
+    service_trust_policy,
+    statement,
+)
 
 CONFIG_ROLE_POLICY = "arn:aws:iam::aws:policy/service-role/AWS_ConfigRole"
 SECURITY_HUB_STANDARDS = {
@@ -177,8 +184,12 @@ class AccountBaseline(Component, token="platform:bootstrap:AccountBaseline"):
     def _key_policy(self, trail_arn: str) -> pulumi.Output[str]:
         account, region = self._args.account_id, self._args.region
         source = {"StringEquals": {"aws:SourceAccount": account}}
-        return key_policy(
+        # The services write; people read the trail and Config history through S3 and the alarms through SNS
+        # (the CloudWatch Logs copy is decrypted by Logs itself), never with the key directly.
+        return service_only_key_policy(
             account,
+            region,
+            ["s3", "sns"],
             statement(
                 "CloudTrailEncryptsItsLogs",
                 ["kms:GenerateDataKey*"],

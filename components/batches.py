@@ -20,7 +20,7 @@ from components.cluster import Cluster
 from components.cron_batch import BatchSpec, CronBatch, CronBatchArgs
 from platform_config.context import StackContext
 from platform_config.tags import component_tags
-from platform_lib.iam import key_policy, policy_document, statement
+from platform_lib.iam import policy_document, service_only_key_policy, statement
 
 EVENTS = "events.amazonaws.com"
 
@@ -95,8 +95,11 @@ class Batches(Component, token="platform:batches:Batches"):
             description="Batch failure alerts topic",
             enable_key_rotation=True,
             deletion_window_in_days=ctx.profile.kms_deletion_window_days,
-            policy=key_policy(
+            # EventBridge publishes the alerts; people and tools read them only through SNS.
+            policy=service_only_key_policy(
                 ctx.account_id,
+                ctx.region,
+                ["sns"],
                 statement(
                     "EventBridgePublishesEncrypted",
                     ["kms:Decrypt", "kms:GenerateDataKey*"],

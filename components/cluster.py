@@ -13,15 +13,17 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.access import role_arn, role_keys
 from components.base import Component, Out
 from components.buckets import PrivateBucket, PrivateBucketArgs
 from components.secrets import SecretRef, as_secret
+from components.task_roles import TASK_ROLE_SUFFIX
 from components.web_firewall import waf_log_group_name
 from platform_config.apps import LoadBalancerConfig
 from platform_config.context import StackContext
 from platform_config.tags import component_tags
 from platform_lib.containers import DatadogSettings
-from platform_lib.iam import key_policy, logs_may_encrypt, statement
+from platform_lib.iam import exec_session_statements, logs_may_encrypt, service_only_key_policy, statement
 
 HTTP, HTTPS = 80, 443
 ELB_LOG_ACCOUNTS = {
@@ -35,6 +37,10 @@ ELB_LOG_ACCOUNTS = {
 `logdelivery.elasticloadbalancing.amazonaws.com` service principal."""
 ACCESS_LOG_PREFIX = "alb"
 """Both load balancers log under it (the internal one in `alb/internal`), so one expiry rule keeps both."""
+
+
+EXEC_OPERATORS = ("developer", "sre")
+"""The bootstrap's people roles that may open an ECS Exec session (the developer role exists in stg only)."""
 
 
 def access_log_prefix(*, internal: bool) -> str:
@@ -87,16 +93,26 @@ class Cluster(Component, token="platform:apps:Cluster"):
         self.cluster_name = ctx.physical_name()
 
         exec_logs = f"/platform/{ctx.environment}/ecs-exec"
-        # ECS Exec transcripts (whatever an operator typed and saw in a task, card data included) are
-        # encrypted by CloudWatch Logs with this key: the key policy lets the Logs service use it for
-        # that one log group only (the encryption context names it); people and roles go through IAM.
+        # Who may use the key, and how: the account administers it; task secrets (the Datadog key) are read
+        # only through Secrets Manager; ECS Exec sessions are opened by the operators and decrypted by the
+        # task roles, directly; CloudWatch Logs encrypts the exec transcripts (whatever an operator typed
+        # and saw in a task, card data included) and the WAF logs, each for its own log group only.
+        operators = [role_arn(ctx.account_id, ctx.environment, key) for key in EXEC_OPERATORS if key in
+                     role_keys(ctx.environment, developers=True)]  # fmt: skip
         self.key = aws.kms.Key(
             f"{name}-key",
             description=f"{self.cluster_name}: ECS Exec sessions and their transcripts, shared task secrets",
             enable_key_rotation=True,
             deletion_window_in_days=ctx.profile.kms_deletion_window_days,
-            policy=key_policy(
+            policy=service_only_key_policy(
                 ctx.account_id,
+                ctx.region,
+                ["secretsmanager"],
+                *exec_session_statements(
+                    ctx.account_id,
+                    task_roles=ctx.arn("iam", f"role/*{TASK_ROLE_SUFFIX}-*", global_=True),
+                    operators=operators,
+                ),
                 logs_may_encrypt(
                     "LogsEncryptsTheExecTranscripts", ctx.region, ctx.arn("logs", f"log-group:{exec_logs}")
                 ),

@@ -16,7 +16,7 @@ from components.base import Component, Out
 from platform_config.context import StackContext
 from platform_config.network import NetworkConfig
 from platform_config.tags import component_tags
-from platform_lib.iam import policy_document, service_trust_policy, statement
+from platform_lib.iam import endpoint_policy, policy_document, service_trust_policy, statement
 from platform_lib.subnet_plan import TIERS, SubnetSpec, Tier, plan_subnets
 
 HTTPS = 443
@@ -165,6 +165,7 @@ class Network(Component, token="platform:network:Network"):
             vpc_id=self.vpc.id,
             service_name=f"com.amazonaws.{region}.s3",
             vpc_endpoint_type="Gateway",
+            policy=endpoint_policy(self._context.account_id, region, "s3"),
             route_table_ids=[self.route_tables[f"app-{az}"].id for az in self.azs],
             tags=self._tags(self._context.physical_name("s3")),
             opts=self.child(),
@@ -192,6 +193,7 @@ class Network(Component, token="platform:network:Network"):
                 vpc_id=self.vpc.id,
                 service_name=f"com.amazonaws.{region}.{service}",
                 vpc_endpoint_type="Interface",
+                policy=endpoint_policy(self._context.account_id, region, service),
                 private_dns_enabled=True,
                 subnet_ids=[self.subnets[f"app-{az}"].id for az in self.azs],
                 security_group_ids=[group.id],

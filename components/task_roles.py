@@ -24,6 +24,11 @@ ECS_EXEC_ACTIONS = [
 ]
 
 
+TASK_ROLE_SUFFIX = "-task-role"
+"""Every task role is auto-named `<task>-task-role-<random>` (Pulumi's autonaming appends a dash and a
+random suffix to the logical name): the cluster key lets roles named so decrypt ECS Exec sessions."""
+
+
 def ecs_tasks_trust(ctx: StackContext) -> str:
     return service_trust_policy(
         "ecs-tasks.amazonaws.com", source_account=ctx.account_id, source_arn=ctx.arn("ecs", "*")
@@ -81,7 +86,7 @@ def task_role(
     parent: pulumi.Resource,
 ) -> aws.iam.Role:
     role = aws.iam.Role(
-        f"{name}-task-role",
+        f"{name}{TASK_ROLE_SUFFIX}",
         permissions_boundary=ctx.permissions_boundary_arn,
         assume_role_policy=ecs_tasks_trust(ctx),
         max_session_duration=3600,

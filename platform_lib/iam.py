@@ -117,6 +117,21 @@ KEY_USE_THROUGH_SERVICES = [
 ]  # fmt: skip
 
 
+def exec_session_statements(account_id: str, *, task_roles: str, operators: list[str]) -> list[Statement]:
+    """Who uses an ECS Exec session key directly (not through a service): the SSM agent in a task decrypts
+    with the task role's credentials, and whoever starts a session asks KMS for its data key (ECS guide,
+    "Monitor ECS Exec": `kms:Decrypt` for the task role, `kms:GenerateDataKey` for the caller). Both are
+    named by `aws:PrincipalArn` over the account root, so the roles need not exist when the key is made
+    and their identity policies must allow it too."""
+    root = {"AWS": f"arn:aws:iam::{account_id}:root"}
+    return [
+        statement("TaskRolesDecryptExecSessions", ["kms:Decrypt"], ["*"], principals=root,
+                  conditions={"ArnLike": {"aws:PrincipalArn": task_roles}}),
+        statement("OperatorsOpenExecSessions", ["kms:GenerateDataKey"], ["*"], principals=root,
+                  conditions={"ArnEquals": {"aws:PrincipalArn": sorted(operators)}}),
+    ]  # fmt: skip
+
+
 def service_only_key_policy(
     account_id: str, region: str, services: list[str], *statements: Statement
 ) -> pulumi.Output[str]:
@@ -139,3 +154,44 @@ def service_only_key_policy(
         ),
         *statements,
     )  # fmt: skip
+
+
+ENDPOINT_RESOURCELESS_ACTIONS: Mapping[str, tuple[str, ...]] = {
+    "ecr.api": ("ecr:GetAuthorizationToken",),
+    "logs": ("logs:DescribeLogGroups",),
+    "ssmmessages": ("ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
+                    "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"),
+    "sts": ("sts:GetCallerIdentity",),
+}  # fmt: skip
+"""Actions the tasks call through an endpoint that name no resource, so carry no resource account: allowed
+to this account's principals by name, in case `aws:ResourceAccount` is absent from their request."""
+ENDPOINT_AWS_OWNED: Mapping[str, tuple[str, ...]] = {"s3": ("arn:aws:s3:::prod-{region}-starport-layer-bucket/*",)}
+"""AWS-owned resources the tasks read through an endpoint: ECR keeps image layers in this bucket, read
+through the S3 gateway endpoint at every image pull (ECR guide, "Amazon ECR interface VPC endpoints")."""
+
+
+def endpoint_policy(account_id: str, region: str, service: str) -> str:
+    """The policy of a VPC endpoint: only this account's principals, and only to this account's resources
+    (plus the AWS-owned ones listed above). Stolen or foreign credentials used inside the VPC, and uploads
+    to another account's bucket or queue, stop at the endpoint. It limits who and where, not what: identity
+    policies grant the actions (so `Action: *` here, which `statement` refuses for identity policies).
+    After the resource perimeter of aws-samples/data-perimeter-policy-examples, per account (no organization)."""
+    ours = {"aws:PrincipalAccount": account_id}
+    anyone = {"AWS": "*"}
+    statements: list[Statement] = [
+        {"Sid": "OurPrincipalsToOurResources", "Effect": "Allow", "Principal": anyone, "Action": "*",
+         "Resource": "*", "Condition": {"StringEquals": {**ours, "aws:ResourceAccount": account_id}}},
+    ]  # fmt: skip
+    if service in ENDPOINT_RESOURCELESS_ACTIONS:
+        statements.append(
+            {"Sid": "OurPrincipalsActionsWithoutAResource", "Effect": "Allow", "Principal": anyone,
+             "Action": sorted(ENDPOINT_RESOURCELESS_ACTIONS[service]), "Resource": "*",
+             "Condition": {"StringEquals": ours}}
+        )  # fmt: skip
+    if service in ENDPOINT_AWS_OWNED:
+        statements.append(
+            {"Sid": "OurPrincipalsReadAwsOwnedResources", "Effect": "Allow", "Principal": anyone,
+             "Action": "s3:GetObject", "Resource": [r.format(region=region) for r in ENDPOINT_AWS_OWNED[service]],
+             "Condition": {"StringEquals": ours}}
+        )  # fmt: skip
+    return static_policy_document(*statements)

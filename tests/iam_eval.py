@@ -32,7 +32,13 @@ class Request:
         return f"arn:aws:iam::{self.principal.split(':')[4]}:root"
 
     def keys(self) -> dict[str, str]:
-        return {"aws:PrincipalArn": self.principal, **self.context}
+        """As AWS fills them: the principal's ARN and account; the resource's account when its ARN names one
+        (an S3 ARN does not: a test gives the bucket owner as `aws:ResourceAccount`)."""
+        derived = {"aws:PrincipalArn": self.principal, "aws:PrincipalAccount": self.principal.split(":")[4]}
+        parts = self.resource.split(":")
+        if len(parts) > 4 and parts[4].isdigit():
+            derived["aws:ResourceAccount"] = parts[4]
+        return {**derived, **self.context}
 
 
 def _list(value: Any) -> list[Any]:
@@ -144,3 +150,9 @@ def resource_policy_denies(request: Request, policy: str | dict[str, Any]) -> bo
         if "*" in aws or request.principal in aws:
             return True
     return False
+
+
+def endpoint_allows(request: Request, policy: str | dict[str, Any]) -> bool:
+    """Whether a VPC endpoint's policy lets the request through (identity policies still decide after it)."""
+    effects = _effects([policy], request)
+    return "Allow" in effects and "Deny" not in effects

@@ -8,9 +8,21 @@ from typing import Any
 from pulumi_policy import Severity
 
 from platform_policies.framework import Resource, Rule, Stack
-from platform_policies.helpers import as_list, number, obj, objs, strings, tags_of
+from platform_policies.helpers import (
+    as_list,
+    condition_keys,
+    number,
+    obj,
+    objs,
+    related,
+    statements,
+    strings,
+    tags_of,
+)
 
 VPC = "aws:ec2/vpc:Vpc"
+ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
+ENDPOINT_POLICY = "aws:ec2/vpcEndpointPolicy:VpcEndpointPolicy"
 FLOW_LOG = "aws:ec2/flowLog:FlowLog"
 SUBNET = "aws:ec2/subnet:Subnet"
 DEFAULT_SG = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
@@ -202,6 +214,41 @@ def _internal_routes(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, 
                     yield route.urn, f"internal {apps} is routed from internet-facing load balancer {lb.get('name')}"
 
 
+PRINCIPAL_PERIMETER = {"aws:principalaccount", "aws:principalorgid", "aws:principalarn"}
+RESOURCE_PERIMETER = {"aws:resourceaccount", "aws:resourceorgid"}
+
+
+def _endpoint_policy(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """An endpoint with no policy lets everything through (AWS's default is full access). Each Allow must
+    name whose credentials pass (principal perimeter), and one that allows any action on any resource
+    must also bound the resources' owner (resource perimeter). Inline or a standalone VpcEndpointPolicy."""
+    for endpoint in stack.of_type(ENDPOINT):
+        with stack.deciding(endpoint):
+            service = str(endpoint.get("serviceName") or "?").split(".", 3)[-1]
+            standalone = related(stack, ENDPOINT_POLICY, "vpcEndpointId", endpoint)
+            documents = [p.get("policy") for p in standalone] or [endpoint.get("policy")]
+            if all(d is None for d in documents):
+                yield (
+                    endpoint.urn,
+                    f"the {service} endpoint has no policy: AWS's default lets any credentials reach any resource",
+                )
+            for document in documents:
+                for statement in statements(document):
+                    if statement["Effect"] != "Allow":
+                        continue
+                    sid, keys = statement.get("Sid", "?"), condition_keys(statement)
+                    if not keys & PRINCIPAL_PERIMETER:
+                        yield (
+                            endpoint.urn,
+                            f"the {service} endpoint's statement {sid} lets any account's credentials through",
+                        )
+                    elif "*" in statement["Action"] and "*" in statement["Resource"] and not keys & RESOURCE_PERIMETER:
+                        yield (
+                            endpoint.urn,
+                            f"the {service} endpoint's statement {sid} lets any action reach any account's resources",
+                        )
+
+
 RULES = [
     Rule(id="vpc-flow-logs", description="Every VPC logs ALL traffic with a flow log.",
          why="Flow logs are the record of who talked to what during an incident.",
@@ -223,6 +270,13 @@ RULES = [
          why="A rule nobody can explain is a rule nobody dares remove.", fix="Give each a description.",
          anchors="cdk-nag AwsSolutions-EC27; checkov CKV_AWS_23", severity=Severity.LOW,
          types=(SG, INGRESS, EGRESS), check=_described),
+    Rule(id="vpc-endpoint-policy-scoped", description="Every VPC endpoint has a policy that passes only this "
+         "account's principals, and only to this account's resources (and named AWS-owned ones).",
+         why="Without one, credentials stolen elsewhere work from inside the VPC, and a task can copy card data to "
+         "another account's bucket or queue through the endpoint.",
+         fix="Set policy=platform_lib.iam.endpoint_policy(account, region, service).",
+         anchors="PCI DSS 1.3.2, 1.4.4; aws-samples data-perimeter-policy-examples (resource and identity perimeter)",
+         types=(ENDPOINT, ENDPOINT_POLICY), stack_check=_endpoint_policy),
     Rule(id="elb-hardening", description="Load balancers write access logs, drop invalid headers and span two AZs.",
          why="Logs are the record of every request; invalid headers enable request smuggling.",
          fix="Use the Cluster component.", anchors="cdk-nag AwsSolutions-ELB2; FSBP ELB.4, ELB.5, ELB.13",

@@ -35,8 +35,9 @@ REQUIREMENTS = (
     Requirement("1.3.1", "Inbound traffic to the cardholder data environment is restricted to what is necessary",
                 ("sg-no-world-ingress", "rds-not-public", "subnet-no-public-ip", "ecs-service-private")),
     Requirement("1.3.2", "Outbound traffic from the cardholder data environment is restricted to what is necessary",
-                (), gap="No egress allow-list (Network Firewall or equivalent) nor VPC endpoint policies yet: "
-                "tasks in card scope may reach any address through the NAT gateways."),
+                ("vpc-endpoint-policy-scoped",), gap="AWS services are reached through VPC endpoints that pass only "
+                "this account's principals to its resources, but there is no egress allow-list (Network Firewall or "
+                "equivalent) yet: tasks in card scope may reach any internet address through the NAT gateways."),
     Requirement("1.4.2", "Inbound traffic from untrusted networks to trusted networks is restricted",
                 ("elb-internal-apps-private", "elb-web-firewall", "s3-public-access-block", "s3-policy-not-public",
                  "s3-acls-disabled", "s3-no-public-acl", "resource-policies-scoped", "lambda-permission-scoped",
@@ -54,8 +55,10 @@ REQUIREMENTS = (
                  "dynamodb-recovery-and-encryption", "sqs-encrypted", "sns-encrypted", "secrets-customer-key",
                  "rds-log-groups-declared")),
     Requirement("3.6.1", "Keys that protect stored account data are protected against disclosure and misuse",
-                ("kms-key-hygiene",), gap="The cluster key keeps the IAM-delegated key policy, and no key policy "
-                "names the roles that use the key yet (the database and mail keys are service-only)."),
+                ("kms-key-hygiene", "kms-key-policy-scoped"), gap="Every key is used only through named services "
+                "or by named roles, but use through a service is open to any role of the account whose IAM policy "
+                "allows it (the service's own permission, such as secretsmanager:GetSecretValue on the secret, is "
+                "the second gate): the key policies do not yet name those roles."),
     Requirement("3.7.4", "Keys are changed at the end of their cryptoperiod", ("kms-key-hygiene",)),
     Requirement("4.2.1", "Strong cryptography protects account data over open, public networks",
                 ("elb-tls", "s3-tls-only", "sqs-tls-only", "rds-force-ssl", "ses-receipt-rule-safe")),

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from fnmatch import fnmatchcase
 from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
 
-from platform_policies.framework import Resource, Rule
-from platform_policies.helpers import as_list, condition_keys, number, obj, objs, principals, statements
+from platform_policies.framework import Resource, Rule, Stack
+from platform_policies.helpers import (
+    as_list,
+    condition_keys,
+    number,
+    obj,
+    objs,
+    principals,
+    related,
+    statements,
+)
 
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
@@ -132,6 +142,35 @@ def _key_policy(r: Resource) -> Iterator[str]:
             yield f"key policy statement {statement.get('Sid', '?')} allows anyone"
 
 
+KEY_USE = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext",
+           "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:CreateGrant")  # fmt: skip
+"""What reads or writes data under a key (a grant lets its grantee do the same)."""
+
+
+def _account_uses_unconditionally(policy: Any) -> Iterator[str]:
+    """Statements that let the whole account use the key with no condition: the default key policy's
+    `kms:*` to the root, which leaves the decision to every IAM policy in the account."""
+    for statement in statements(policy):
+        accounts = [p for p in principals(statement) if p.endswith(":root") or (p.isdigit() and len(p) == 12)]
+        uses = [a for a in KEY_USE if any(fnmatchcase(a.lower(), x.lower()) for x in statement["Action"])]
+        if statement["Effect"] == "Allow" and accounts and uses and not statement.get("Condition"):
+            actions = ", ".join(a.removeprefix("kms:") for a in uses)
+            sid = statement.get("Sid", "?")
+            yield f"key policy statement {sid} lets any IAM principal of the account use the key ({actions}) unconditionally"
+
+
+def _key_policy_scoped(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    for key in stack.of_type(KEY):
+        with stack.deciding(key):
+            standalone = related(stack, KEY_POLICY, "keyId", key, key.props.known("id"), key.props.known("arn"))
+            documents = [p.get("policy") for p in standalone] or [key.get("policy")]
+            if all(d is None for d in documents):
+                yield key.urn, "the key has no policy of its own: the default gives the account's IAM policies its use"
+            for document in documents:
+                for finding in _account_uses_unconditionally(document):
+                    yield key.urn, finding
+
+
 def _secret(r: Resource, _: Mapping[str, Any]) -> Iterator[str]:
     if not r.get("kmsKeyId"):
         yield f"secret {r.get('name')} is encrypted with the AWS-managed key, not a customer-managed one"
@@ -169,6 +208,15 @@ RULES = [
          why="Rotation limits exposure; a public key policy lets anyone decrypt.",
          fix="enable_key_rotation=True; name principals in the key policy.",
          anchors="cdk-nag AwsSolutions-KMS5; FSBP KMS.5; checkov CKV_AWS_7", types=(KEY, KEY_POLICY), check=_key),
+    Rule(id="kms-key-policy-scoped", description="Every key has its own policy, and no statement lets the whole "
+         "account use it unconditionally: use is only through named services (kms:ViaService) or by named "
+         "principals (aws:PrincipalArn, service principals with aws:SourceArn).",
+         why="The default key policy hands the key to every IAM policy of the account: one role with kms:* on * "
+         "then decrypts card data directly, outside the service that owns it.",
+         fix="Build the policy with platform_lib.iam.service_only_key_policy (administration by the account, use "
+         "through services) plus the statements naming who uses the key directly.",
+         anchors="PCI DSS 3.6.1, 7.2.1; FSBP KMS.1, KMS.2 (the same exposure in identity policies); cdk-nag "
+         "AwsSolutions-KMS5 (rotation) is kms-key-hygiene", types=(KEY, KEY_POLICY), stack_check=_key_policy_scoped),
     Rule(id="secrets-customer-key", description="Secrets are encrypted with a customer-managed KMS key.",
          why="The key policy and its audit trail then control who can read credentials.",
          fix="Set kms_key_id to the area's key.", anchors="checkov CKV_AWS_149", types=(SECRET,), check=_secret),

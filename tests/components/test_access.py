@@ -281,3 +281,22 @@ def test_only_named_roles_read_the_state_and_only_administrators_the_bootstraps(
     lock = run.named("bootstrap-bootstrap-state-object-lock").inputs["rule"]["defaultRetention"]
     assert lock == {"days": 90, "mode": "GOVERNANCE"}
     assert run.named("bootstrap-bootstrap-state-logging").inputs["targetPrefix"] == "bootstrap-state/"
+
+
+def test_a_staging_developer_can_open_an_exec_session_and_never_decrypt_with_the_cluster_key() -> None:
+    """The developer role (bootstrap) against the cluster key's policy (platform): both must allow."""
+    from tests.conftest import stack_run
+    from tests.iam_eval import Request, key_allows
+
+    run, platform = bootstrap("stg"), stack_run("stg")
+    account = "210987654321"
+    policies = [r.inputs["policy"] for r in run.of_type("aws:iam/rolePolicy:RolePolicy")
+                if r.name == "bootstrap-access-developer-inline"]  # fmt: skip
+    assert policies, "the developer role has its inline policy"
+    key_policy = platform.named("cluster-key").inputs["policy"]
+    developer = f"arn:aws:iam::{account}:role/platform-stg-developer"
+    for action, tag, allowed in (("kms:GenerateDataKey", "cluster", True), ("kms:Decrypt", "cluster", False),
+                                 ("kms:GenerateDataKey", "database-card", False)):  # fmt: skip
+        request = Request(developer, action, f"arn:aws:kms:ap-northeast-1:{account}:key/mock-cluster-key",
+                          {"kms:CallerAccount": account, "aws:ResourceTag/Component": tag})  # fmt: skip
+        assert key_allows(request, key_policy, policies) is allowed, (action, tag)

@@ -428,13 +428,50 @@ def test_cluster_encrypts_and_logs_exec_sessions(platform: ProgramRun) -> None:
     assert logs["Principal"] == {"Service": "logs.ap-northeast-1.amazonaws.com"}
     assert logs["Condition"] == {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": (
         f"arn:aws:logs:ap-northeast-1:{_account(platform)}:log-group:{group['name']}")}}  # fmt: skip
-    assert set(statements) == {
-        "AccountAdministersThroughIam",
-        "LogsEncryptsTheExecTranscripts",
-        "LogsEncryptsTheWafLogs",
-    }
+    assert {"LogsEncryptsTheExecTranscripts", "LogsEncryptsTheWafLogs"} <= set(statements)
     providers = platform.named("cluster-capacity").inputs
     assert providers["capacityProviders"] == ["FARGATE", "FARGATE_SPOT"]
+
+
+@pytest.mark.parametrize(
+    ("who", "action", "through", "allowed"),
+    [
+        ("api-task-role-1a2b3c4", "kms:Decrypt", "", True),  # the SSM agent in a task opens the session
+        ("api-task-role-1a2b3c4", "kms:GenerateDataKey", "", False),
+        ("platform-{env}-sre", "kms:GenerateDataKey", "", True),  # an operator starts a session
+        ("platform-{env}-sre", "kms:Decrypt", "", False),
+        ("api-execution-role-1a2b3c4", "kms:Decrypt", "secretsmanager", True),  # the Datadog key, at task start
+        ("api-execution-role-1a2b3c4", "kms:Decrypt", "", False),
+        ("anyone", "kms:Decrypt", "", False),
+        ("anyone", "kms:GenerateDataKey", "", False),
+        ("anyone", "kms:CreateGrant", "", False),
+        ("anyone", "kms:PutKeyPolicy", "", True),  # the account still administers it
+    ],
+)
+def test_the_cluster_key_is_used_only_by_exec_sessions_and_through_secrets_manager(
+    platform: ProgramRun, who: str, action: str, through: str, allowed: bool
+) -> None:
+    """The worst case for each principal: an identity policy allowing kms:* on every key."""
+    from tests.iam_eval import Request, key_allows
+
+    account = _account(platform)
+    everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]}
+    via = {"kms:ViaService": f"{through}.ap-northeast-1.amazonaws.com"} if through else {}
+    request = Request(
+        principal=f"arn:aws:iam::{account}:role/{who.format(env=platform.stack.split('+')[0])}",
+        action=action,
+        resource=f"arn:aws:kms:ap-northeast-1:{account}:key/mock-cluster-key",
+        context={"kms:CallerAccount": account, **via},
+    )
+    assert key_allows(request, platform.named("cluster-key").inputs["policy"], [everything]) is allowed
+
+
+def test_only_staging_lets_developers_open_exec_sessions(stg: ProgramRun, prd: ProgramRun) -> None:
+    for run, developers in ((stg, True), (prd, False)):
+        statements = {s["Sid"]: s for s in json.loads(run.named("cluster-key").inputs["policy"])["Statement"]}
+        operators = statements["OperatorsOpenExecSessions"]["Condition"]["ArnEquals"]["aws:PrincipalArn"]
+        developer = f"arn:aws:iam::{_account(run)}:role/platform-{run.stack}-developer"
+        assert (developer in operators) is developers
 
 
 def test_datadog_api_key_is_a_secret_in_secrets_manager(platform: ProgramRun) -> None:

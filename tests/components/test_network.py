@@ -116,6 +116,47 @@ def test_interface_endpoints_use_private_dns_and_their_own_security_group(platfo
         assert sorted(endpoint.inputs["subnetIds"]) == [f"network-subnet-app-{az}-id" for az in AZS]
 
 
+ACCOUNTS = {"stg": "210987654321", "prd": "123456789012"}
+ATTACKER = "999988887777"
+
+
+def test_every_endpoint_passes_only_this_accounts_principals_to_this_accounts_resources(platform: ProgramRun) -> None:
+    """What a task calls through each endpoint, and the two ways out: foreign credentials used inside the
+    VPC, and this account's credentials writing to a foreign account's resource."""
+    from tests.iam_eval import Request, endpoint_allows
+
+    account = ACCOUNTS[platform.stack.split("+")[0]]
+    ours, theirs = f"arn:aws:iam::{account}:role/api-task-role-1a2b3c4", f"arn:aws:iam::{ATTACKER}:role/x"
+    calls = {
+        "s3": ("s3:PutObject", "arn:aws:s3:::mail-bucket/in/1"),
+        "ecr.api": ("ecr:BatchGetImage", f"arn:aws:ecr:ap-northeast-1:{account}:repository/api"),
+        "ecr.dkr": ("ecr:GetDownloadUrlForLayer", f"arn:aws:ecr:ap-northeast-1:{account}:repository/api"),
+        "logs": ("logs:PutLogEvents", f"arn:aws:logs:ap-northeast-1:{account}:log-group:/x:log-stream:y"),
+        "secretsmanager": (
+            "secretsmanager:GetSecretValue",
+            f"arn:aws:secretsmanager:ap-northeast-1:{account}:secret:s",
+        ),
+        "ssmmessages": ("ssmmessages:OpenDataChannel", "*"),
+        "sts": ("sts:AssumeRole", f"arn:aws:iam::{account}:role/platform-stg-sre"),
+    }
+    for endpoint in platform.of_type("aws:ec2/vpcEndpoint:VpcEndpoint"):
+        service = endpoint.inputs["serviceName"].removeprefix("com.amazonaws.ap-northeast-1.")
+        if service not in calls:
+            continue
+        action, resource = calls[service]
+        owner = {"aws:ResourceAccount": account} if resource.startswith("arn:aws:s3") else {}
+        document = endpoint.inputs["policy"]
+        assert endpoint_allows(Request(ours, action, resource, owner), document), service
+        assert not endpoint_allows(Request(theirs, action, resource, owner), document), service
+        if resource != "*":
+            foreign = {"aws:ResourceAccount": ATTACKER}
+            assert not endpoint_allows(Request(ours, action, resource, foreign), document), service
+    s3 = by_name(platform, "aws:ec2/vpcEndpoint:VpcEndpoint")["network-endpoint-s3"].inputs["policy"]
+    layers = "arn:aws:s3:::prod-ap-northeast-1-starport-layer-bucket/sha256/abc"
+    assert endpoint_allows(Request(ours, "s3:GetObject", layers, {"aws:ResourceAccount": "894645544227"}), s3)
+    assert not endpoint_allows(Request(ours, "s3:PutObject", layers, {"aws:ResourceAccount": "894645544227"}), s3)
+
+
 def test_endpoint_security_group_allows_only_https_from_the_vpc(platform: ProgramRun) -> None:
     rules = [
         r

@@ -88,7 +88,11 @@ def test_every_request_is_logged_encrypted_and_kept_the_audit_retention(environm
 def test_the_cluster_key_lets_cloudwatch_logs_encrypt_the_firewall_logs(platform: ProgramRun) -> None:
     statements = policy_of(platform.named("cluster-key").inputs)["Statement"]
     group = platform.named("web-firewall-logs").inputs["name"]
-    patterns = [s["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"] for s in statements if "Condition" in s]
+    patterns = [
+        s["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
+        for s in statements
+        if "kms:EncryptionContext:aws:logs:arn" in s.get("Condition", {}).get("ArnLike", {})
+    ]
     assert any(p.endswith(f":log-group:{group}") for p in patterns)
     assert platform.named("web-firewall-association").property_dependencies["resourceArn"] == [
         platform.named("cluster-alb").urn

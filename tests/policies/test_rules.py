@@ -173,6 +173,36 @@ BUCKET_ACL, FUNCTION_URL = "aws:s3/bucketAcl:BucketAcl", "aws:lambda/functionUrl
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 
 
+def standalone_key_policy(document: str) -> Change:
+    """The app key's policy moved to an `aws.kms.KeyPolicy` that refers to the key (as an unknown id would)."""
+
+    def change(resources: Resources) -> None:
+        named(resources, "app-key").inputs.pop("policy")
+        derived("app-key", KEY_POLICY, "app-key-policy", keyId="k", policy=document)(resources)
+        named(resources, "app-key-policy").property_dependencies = {"keyId": [named(resources, "app-key").urn]}
+
+    return change
+
+
+def standalone_endpoint_policy(document: str) -> Change:
+    def change(resources: Resources) -> None:
+        named(resources, "network-endpoint-s3").inputs.pop("policy")
+        derived("network-endpoint-s3", ENDPOINT_POLICY, "s3-endpoint-policy", vpcEndpointId="e", policy=document)(
+            resources
+        )
+        named(resources, "s3-endpoint-policy").property_dependencies = {
+            "vpcEndpointId": [named(resources, "network-endpoint-s3").urn]
+        }
+
+    return change
+
+
+ENDPOINT_POLICY = "aws:ec2/vpcEndpointPolicy:VpcEndpointPolicy"
+OUR_PRINCIPALS = {"StringEquals": {"aws:PrincipalAccount": "210987654321"}}
+OUR_RESOURCES = {"StringEquals": {"aws:PrincipalAccount": "210987654321", "aws:ResourceAccount": "210987654321"}}
+VIA_RDS = {"StringEquals": {"kms:ViaService": "rds.ap-northeast-1.amazonaws.com"}}
+
+
 def protect(name: str, value: bool) -> Change:
     def change(resources: Resources) -> None:
         named(resources, name).protect = value
@@ -322,7 +352,15 @@ CASES = [
     Case("iam-no-broad-managed-policies", ("app-monitoring-policy",), set_input("app-monitoring-policy", "policyArn", "arn:aws:iam::aws:policy/AdministratorAccess")),
     Case("kms-key-hygiene", ("app-key",), set_input("app-key", "enableKeyRotation", False)),
     Case("kms-key-hygiene", ("app-key",), derived("app-key", KEY_POLICY, "app-key-policy", keyId="k", policy=policy("*", "kms:Decrypt")), good=derived("app-key", KEY_POLICY, "app-key-policy", keyId="k", policy=policy(ACCOUNT_ROOT, "kms:*")), label="standalone-key-policy"),
+    Case("kms-key-policy-scoped", ("app-key",), set_input("app-key", "policy", policy(ACCOUNT_ROOT, "kms:*")), label="root-uses-everything"),
+    Case("kms-key-policy-scoped", ("app-key",), set_input("app-key", "policy", policy({"AWS": "210987654321"}, "kms:Decrypt")), good=set_input("app-key", "policy", policy({"AWS": "210987654321"}, "kms:Decrypt", **VIA_RDS)), label="account-id-decrypts"),
+    Case("kms-key-policy-scoped", ("app-key",), drop_input("app-key", "policy"), label="default-policy"),
+    Case("kms-key-policy-scoped", ("app-key",), standalone_key_policy(policy(ACCOUNT_ROOT, "kms:GenerateDataKey*")), good=standalone_key_policy(policy(ACCOUNT_ROOT, "kms:Decrypt", **VIA_RDS)), label="standalone"),
     Case("secrets-customer-key", ("app-pg-api-secret",), drop_input("app-pg-api-secret", "kmsKeyId")),
+    Case("vpc-endpoint-policy-scoped", ("network-endpoint-s3",), drop_input("network-endpoint-s3", "policy"), label="no-policy"),
+    Case("vpc-endpoint-policy-scoped", ("network-endpoint-s3",), set_input("network-endpoint-s3", "policy", policy({"AWS": "*"}, "s3:GetObject")), good=set_input("network-endpoint-s3", "policy", policy({"AWS": "*"}, "s3:GetObject", **OUR_PRINCIPALS)), label="any-credentials"),
+    Case("vpc-endpoint-policy-scoped", ("network-endpoint-secretsmanager",), set_input("network-endpoint-secretsmanager", "policy", policy("*", "*", **OUR_PRINCIPALS)), good=set_input("network-endpoint-secretsmanager", "policy", policy("*", "*", **OUR_RESOURCES)), label="any-resource"),
+    Case("vpc-endpoint-policy-scoped", ("network-endpoint-s3",), standalone_endpoint_policy(policy("*", "*")), good=standalone_endpoint_policy(policy("*", "*", **OUR_RESOURCES)), label="standalone"),
     Case("log-retention", ("network-flow-logs",), drop_input("network-flow-logs", "retentionInDays")),
     Case("required-tags", ("network-vpc",), set_input("platform-aws", "defaultTags", json.dumps({"tags": {"Env": "stg"}}))),
     Case("stateful-protected", ("app-key",), protect("app-key", False), good=protect("app-key", True)),
