@@ -22,7 +22,7 @@ from components.web_firewall import waf_log_group_name
 from platform_config.apps import LoadBalancerConfig
 from platform_config.context import StackContext
 from platform_config.tags import component_tags
-from platform_lib.containers import DatadogSettings
+from platform_lib.containers import SIDECAR_CACHE_PREFIX, SIDECAR_UPSTREAM, DatadogSettings
 from platform_lib.iam import exec_session_statements, logs_may_encrypt, service_only_key_policy, statement
 
 HTTP, HTTPS = 80, 443
@@ -84,6 +84,9 @@ class Cluster(Component, token="platform:apps:Cluster"):
     alb_dns_name: Out[pulumi.Output[str]]
     exec_key_arn: Out[pulumi.Output[str]]
     exec_log_group_arn: Out[pulumi.Output[str]]
+    sidecar_registry: Out[pulumi.Output[str]]
+    """`<account>.dkr.ecr.<region>.amazonaws.com/ecr-public`: where tasks pull the sidecar images from."""
+    sidecar_repositories_arn: Out[str]
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, opts)
@@ -174,6 +177,7 @@ class Cluster(Component, token="platform:apps:Cluster"):
             opts=self.child(),
         )
         self.datadog = DatadogSettings(site=args.datadog_site, api_key_secret_arn=self.datadog_api_key_secret.arn)
+        self._sidecar_cache(ctx)
         self.datadog_secret = SecretRef(arn=self.datadog_api_key_secret.arn, kms_key_arn=self.key.arn)
 
         self._load_balancers(args, protect)
@@ -182,6 +186,35 @@ class Cluster(Component, token="platform:apps:Cluster"):
         self.exec_key_arn = self.key.arn
         self.exec_log_group_arn = self.exec_log_group.arn
         self.finish()
+
+    def _sidecar_cache(self, ctx: StackContext) -> None:
+        """The sidecars come from ECR Public through this registry: repositories under `ecr-public/` are
+        created on the first pull, with immutable tags (the pinned versions cannot change under a task), so
+        pulls stay on the VPC endpoints and the egress allow-list needs no CDN. Default encryption and no
+        tags: either would need a custom role for ECR to create the repositories (public images, no data)."""
+        rule = aws.ecr.PullThroughCacheRule(
+            f"{self._name}-sidecar-cache",
+            ecr_repository_prefix=SIDECAR_CACHE_PREFIX,
+            upstream_registry_url=SIDECAR_UPSTREAM,
+            opts=self.child(),
+        )
+        aws.ecr.RepositoryCreationTemplate(
+            f"{self._name}-sidecar-repositories",
+            prefix=SIDECAR_CACHE_PREFIX,
+            description="Sidecar images cached from ECR Public",
+            applied_fors=["PULL_THROUGH_CACHE"],
+            image_tag_mutability="IMMUTABLE",
+            encryption_configurations=[
+                aws.ecr.RepositoryCreationTemplateEncryptionConfigurationArgs(
+                    encryption_type="KMS", kms_key=self.key.arn
+                )
+            ],
+            resource_tags=self.tags,
+            opts=self.child(),
+        )
+        host = f"{ctx.account_id}.dkr.ecr.{ctx.region}.amazonaws.com"
+        self.sidecar_registry = pulumi.Output.concat(host, "/", rule.ecr_repository_prefix)
+        self.sidecar_repositories_arn = ctx.arn("ecr", f"repository/{SIDECAR_CACHE_PREFIX}/*")
 
     def _load_balancers(self, args: ClusterArgs, protect: bool) -> None:
         settings = args.load_balancer

@@ -75,6 +75,7 @@ class FargateTask:
             name,
             ctx=ctx,
             repository_arn=spec.image.repository_arn,
+            sidecar_repositories_arn=cluster.sidecar_repositories_arn,
             log_group_arn=self.log_group.arn,
             secrets=[s.ref for s in spec.secrets.values()] + [cluster.datadog_secret],
             tags=spec.tags,
@@ -116,6 +117,7 @@ class FargateTask:
                     secrets={env: secret.value_from for env, secret in spec.secrets.items()},
                     log_group=self.log_group.name,
                     region=ctx.region,
+                    sidecar_registry=cluster.sidecar_registry,
                     port=spec.port,
                     command=spec.command,
                 )

@@ -13,11 +13,12 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import Component, Out
+from components.egress_firewall import EgressFirewall, EgressFirewallArgs
 from platform_config.context import StackContext
 from platform_config.network import NetworkConfig
 from platform_config.tags import component_tags
 from platform_lib.iam import endpoint_policy, policy_document, service_trust_policy, statement
-from platform_lib.subnet_plan import TIERS, SubnetSpec, Tier, plan_subnets
+from platform_lib.subnet_plan import SubnetSpec, Tier, plan_subnets
 
 HTTPS = 443
 
@@ -26,6 +27,9 @@ HTTPS = 443
 class NetworkArgs:
     context: StackContext
     settings: NetworkConfig
+    platform_egress: tuple[str, ...] = ()
+    """Names the platform's own sidecars reach (the Datadog site), allowed with the config's when egress
+    is filtered: a developer lists only what the apps call."""
 
 
 class Network(Component, token="platform:network:Network"):
@@ -67,7 +71,22 @@ class Network(Component, token="platform:network:Network"):
             f"{name}-igw", vpc_id=self.vpc.id, tags=self._tags(ctx.physical_name("igw")), opts=self.child()
         )
         nat_by_az = self._nat_gateways(settings, internet_gateway)
-        self.route_tables = self._route_tables(internet_gateway, nat_by_az)
+        self.egress_firewall = (
+            EgressFirewall(
+                f"{name}-egress",
+                EgressFirewallArgs(
+                    context=ctx,
+                    settings=settings.egress,
+                    platform_domains=args.platform_egress,
+                    vpc_id=self.vpc.id,
+                    subnet_ids={az: self.subnets[f"firewall-{az}"].id for az in self.azs},
+                ),
+                opts=self.child(),
+            )
+            if settings.egress is not None
+            else None
+        )
+        self.route_tables = self._route_tables(internet_gateway, nat_by_az, self.egress_firewall, settings)
         self.endpoint_security_group = self._endpoints(settings)
         self.flow_log_group = self._flow_logs(settings)
 
@@ -120,42 +139,62 @@ class Network(Component, token="platform:network:Network"):
         return {az: gateways.get(az, gateways[nat_azs[0]]) for az in self.azs}
 
     def _route_tables(
-        self, internet_gateway: aws.ec2.InternetGateway, nat_by_az: dict[str, aws.ec2.NatGateway]
+        self,
+        internet_gateway: aws.ec2.InternetGateway,
+        nat_by_az: dict[str, aws.ec2.NatGateway],
+        firewall: EgressFirewall | None,
+        settings: NetworkConfig,
     ) -> dict[str, aws.ec2.RouteTable]:
-        """One route table per AZ and tier: public -> internet gateway, app -> NAT, db -> nothing."""
+        """One route table per AZ and tier: public -> internet gateway, db -> nothing; app -> NAT, or, with
+        egress filtering, app -> its AZ's firewall endpoint -> (firewall tier) -> NAT, and the public tier
+        sends each app CIDR back through that same endpoint (symmetric, as a stateful firewall needs)."""
         tables = {}
-        for tier in TIERS:
-            for az in self.azs:
-                key = f"{tier}-{az}"
-                table = aws.ec2.RouteTable(
-                    f"{self._name}-rt-{key}",
-                    vpc_id=self.vpc.id,
-                    tags=self._tags(self._context.physical_name(tier, az), Tier=tier),
-                    opts=self.child(),
-                )
-                aws.ec2.RouteTableAssociation(
-                    f"{self._name}-rta-{key}",
-                    subnet_id=self.subnets[key].id,
+        for key, subnet in self.subnets.items():
+            tier, az = key.split("-", 1)
+            table = aws.ec2.RouteTable(
+                f"{self._name}-rt-{key}",
+                vpc_id=self.vpc.id,
+                tags=self._tags(self._context.physical_name(tier, az), Tier=tier),
+                opts=self.child(),
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{self._name}-rta-{key}", subnet_id=subnet.id, route_table_id=table.id, opts=self.child()
+            )
+            if tier == "public":
+                aws.ec2.Route(
+                    f"{self._name}-route-{key}-internet",
                     route_table_id=table.id,
+                    destination_cidr_block="0.0.0.0/0",
+                    gateway_id=internet_gateway.id,
                     opts=self.child(),
                 )
-                if tier == "public":
+                for app_az in self.azs:
+                    if firewall is None:
+                        break
                     aws.ec2.Route(
-                        f"{self._name}-route-{key}-internet",
+                        f"{self._name}-route-{key}-return-app-{app_az}",
                         route_table_id=table.id,
-                        destination_cidr_block="0.0.0.0/0",
-                        gateway_id=internet_gateway.id,
+                        destination_cidr_block=str(settings.azs[app_az].app),
+                        vpc_endpoint_id=firewall.endpoint_ids[app_az],
                         opts=self.child(),
                     )
-                elif tier == "app":
-                    aws.ec2.Route(
-                        f"{self._name}-route-{key}-nat",
-                        route_table_id=table.id,
-                        destination_cidr_block="0.0.0.0/0",
-                        nat_gateway_id=nat_by_az[az].id,
-                        opts=self.child(),
-                    )
-                tables[key] = table
+            elif tier == "app" and firewall is not None:
+                aws.ec2.Route(
+                    f"{self._name}-route-{key}-firewall",
+                    route_table_id=table.id,
+                    destination_cidr_block="0.0.0.0/0",
+                    vpc_endpoint_id=firewall.endpoint_ids[az],
+                    opts=self.child(),
+                )
+            elif tier in ("app", "firewall"):
+                aws.ec2.Route(
+                    f"{self._name}-route-{key}-nat",
+                    route_table_id=table.id,
+                    destination_cidr_block="0.0.0.0/0",
+                    nat_gateway_id=nat_by_az[az].id,
+                    opts=self.child(),
+                )
+            tables[key] = table
         return tables
 
     def _endpoints(self, settings: NetworkConfig) -> aws.ec2.SecurityGroup:

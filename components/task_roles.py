@@ -40,6 +40,7 @@ def execution_role(
     *,
     ctx: StackContext,
     repository_arn: pulumi.Input[str],
+    sidecar_repositories_arn: str,
     log_group_arn: pulumi.Output[str],
     secrets: Sequence[SecretRef],
     tags: dict[str, str],
@@ -62,7 +63,14 @@ def execution_role(
             statement(
                 "PullImage",
                 ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                [repository_arn],
+                [repository_arn, sidecar_repositories_arn],
+            ),
+            # The first pull of a sidecar image through the cache creates its repository and imports it
+            # (ECR guide, "IAM permissions required to sync an upstream registry").
+            statement(
+                "CacheSidecarImages",
+                ["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"],
+                [sidecar_repositories_arn],
             ),
             statement(
                 "WriteSidecarLogs",

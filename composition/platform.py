@@ -64,7 +64,11 @@ class Platform(Component, token="platform:index:Platform"):
         self.aws = aws_provider(f"{name}-aws", region=ctx.region, general=config.general, opts=self.child())
         primary = pulumi.ResourceOptions(parent=self, providers={"aws": self.aws})
 
-        self.network = network = Network("network", NetworkArgs(context=ctx, settings=config.network), opts=primary)
+        # The agents and log routers send to the Datadog site: the one internet name the platform itself needs.
+        egress = (f".{config.monitoring.datadog_site}",)
+        self.network = network = Network(
+            "network", NetworkArgs(context=ctx, settings=config.network, platform_egress=egress), opts=primary
+        )
         self.databases = {
             name: Database(
                 name,

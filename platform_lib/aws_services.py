@@ -14,7 +14,7 @@ MODULE_PREFIX = {
     "lb": "elasticloadbalancing", "alb": "elasticloadbalancing", "rds": "rds", "route53": "route53",
     "s3": "s3", "scheduler": "scheduler", "secretsmanager": "secretsmanager", "securityhub": "securityhub",
     "ses": "ses", "sesv2": "ses", "sfn": "states", "sns": "sns", "sqs": "sqs", "ssm": "ssm", "vpc": "ec2",
-    "wafv2": "wafv2",
+    "wafv2": "wafv2", "networkfirewall": "network-firewall",
 }  # fmt: skip
 """pulumi-aws module -> IAM prefix, where the module maps to one service."""
 CLOUDWATCH_PREFIX = {"event": "events", "log": "logs", "metric": "cloudwatch", "dashboard": "cloudwatch",
@@ -23,8 +23,8 @@ CLOUDWATCH_PREFIX = {"event": "events", "log": "logs", "metric": "cloudwatch", "
 
 PLATFORM_SERVICES = (
     "application-autoscaling", "dynamodb", "ec2", "ecr", "ecs", "elasticloadbalancing", "events", "iam", "kms",
-    "lambda", "logs", "cloudwatch", "rds", "route53", "s3", "scheduler", "secretsmanager", "ses", "sns", "sqs",
-    "states", "wafv2",
+    "lambda", "logs", "cloudwatch", "network-firewall", "rds", "route53", "s3", "scheduler", "secretsmanager", "ses",
+    "sns", "sqs", "states", "wafv2",
 )  # fmt: skip
 """What the platform program manages, so what the deploy roles may manage."""
 BOOTSTRAP_SERVICES = ("access-analyzer", "cloudtrail", "config", "guardduty", "securityhub")

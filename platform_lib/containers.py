@@ -13,8 +13,19 @@ from typing import Any
 
 import pulumi
 
-DATADOG_AGENT_IMAGE = "public.ecr.aws/datadog/agent:7.60.0"
-LOG_ROUTER_IMAGE = "public.ecr.aws/aws-observability/aws-for-fluent-bit:2.32.4"
+DATADOG_AGENT_IMAGE = "datadog/agent:7.60.0"
+LOG_ROUTER_IMAGE = "aws-observability/aws-for-fluent-bit:2.32.4"
+"""The sidecars' images on ECR Public, pulled through this account's registry (the cluster's pull-through
+cache rule): image pulls stay on the VPC endpoints, so no task needs the internet to start."""
+SIDECAR_CACHE_PREFIX = "ecr-public"
+SIDECAR_UPSTREAM = "public.ecr.aws"
+
+
+def sidecar_image(registry: pulumi.Input[str], image: str) -> pulumi.Output[str]:
+    """`<registry>/<image>`, where `registry` is `<account>.dkr.ecr.<region>.amazonaws.com/ecr-public`."""
+    return pulumi.Output.concat(registry, "/", image)
+
+
 """Pinned versions: a sidecar that changes under a running service is a deploy nobody reviewed."""
 APP_CONTAINER = "app"
 AGENT_CONTAINER = "datadog-agent"
@@ -118,12 +129,17 @@ def app_container(
 
 
 def datadog_agent_container(
-    *, datadog: DatadogSettings, tags: DatadogTags, log_group: pulumi.Input[str], region: str
+    *,
+    datadog: DatadogSettings,
+    tags: DatadogTags,
+    log_group: pulumi.Input[str],
+    region: str,
+    sidecar_registry: pulumi.Input[str],
 ) -> Container:
     """The Datadog agent sidecar: metrics, APM and DogStatsD for the task (`ECS_FARGATE=true`)."""
     return {
         "name": AGENT_CONTAINER,
-        "image": DATADOG_AGENT_IMAGE,
+        "image": sidecar_image(sidecar_registry, DATADOG_AGENT_IMAGE),
         "essential": True,
         "cpu": 64,
         "memoryReservation": 256,
@@ -156,11 +172,13 @@ def datadog_agent_container(
     }
 
 
-def log_router_container(*, log_group: pulumi.Input[str], region: str) -> Container:
+def log_router_container(
+    *, log_group: pulumi.Input[str], region: str, sidecar_registry: pulumi.Input[str]
+) -> Container:
     """Fluent Bit as the FireLens router; its own logs go to CloudWatch so a broken pipeline is visible."""
     return {
         "name": ROUTER_CONTAINER,
-        "image": LOG_ROUTER_IMAGE,
+        "image": sidecar_image(sidecar_registry, LOG_ROUTER_IMAGE),
         "essential": True,
         "cpu": 32,
         "memoryReservation": 64,
@@ -186,6 +204,7 @@ def task_containers(
     secrets: Mapping[str, pulumi.Input[str]],
     log_group: pulumi.Input[str],
     region: str,
+    sidecar_registry: pulumi.Input[str],
     port: int | None = None,
     command: Sequence[str] | None = None,
 ) -> list[Container]:
@@ -200,8 +219,10 @@ def task_containers(
             port=port,
             command=command,
         ),
-        datadog_agent_container(datadog=datadog, tags=tags, log_group=log_group, region=region),
-        log_router_container(log_group=log_group, region=region),
+        datadog_agent_container(
+            datadog=datadog, tags=tags, log_group=log_group, region=region, sidecar_registry=sidecar_registry
+        ),
+        log_router_container(log_group=log_group, region=region, sidecar_registry=sidecar_registry),
     ]
 
 

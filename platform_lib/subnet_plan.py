@@ -14,9 +14,10 @@ from typing import Literal
 
 from platform_lib.aws_limits import AVAILABILITY_ZONES, SUBNET_PREFIX, VPC_PREFIX
 
-Tier = Literal["public", "app", "db"]
-TIERS: tuple[Tier, ...] = ("public", "app", "db")
-"""public: load balancers and NAT; app: ECS tasks and VPC Lambdas; db: RDS, no route out."""
+Tier = Literal["public", "app", "db", "firewall"]
+TIERS: tuple[Tier, ...] = ("public", "app", "db", "firewall")
+"""public: load balancers and NAT; app: ECS tasks and VPC Lambdas; db: RDS, no route out; firewall: the
+Network Firewall endpoints between app and NAT (only where egress is filtered: an AZ may omit it)."""
 
 AzLayout = Mapping[str, Mapping[Tier, IPv4Network]]
 
@@ -72,7 +73,7 @@ def check_layout(vpc_cidr: IPv4Network, azs: AzLayout, region: str, *, path_of: 
             problems.append(
                 PlanProblem(("azs", az), f"is not offered to this account; {region} has {', '.join(offered)}")
             )
-        for tier in TIERS:
+        for tier in (t for t in TIERS if t in azs[az]):
             cidr = azs[az][tier]
             parts = ("azs", az, tier)
             low, high = SUBNET_PREFIX
@@ -100,7 +101,9 @@ def plan_subnets(vpc_cidr: IPv4Network, azs: AzLayout, region: str) -> tuple[Sub
     problems = check_layout(vpc_cidr, azs, region)
     if problems:
         raise SubnetPlanError(problems)
-    return tuple(SubnetSpec(az=az, tier=tier, cidr=azs[az][tier]) for tier in TIERS for az in sorted(azs))
+    return tuple(
+        SubnetSpec(az=az, tier=tier, cidr=azs[az][tier]) for tier in TIERS for az in sorted(azs) if tier in azs[az]
+    )
 
 
 DEFAULT_PREFIXES: Mapping[Tier, int] = {"public": 24, "app": 20, "db": 24}
@@ -113,7 +116,7 @@ def suggest_layout(
 
     Used to propose CIDRs for a new environment; existing stacks keep their explicit maps.
     """
-    blocks = sorted(((prefixes[tier], tier, az) for tier in TIERS for az in sorted(azs)), key=lambda b: b[0])
+    blocks = sorted(((prefixes[tier], tier, az) for tier in prefixes for az in sorted(azs)), key=lambda b: b[0])
     cursor = int(vpc_cidr.network_address)
     end = int(vpc_cidr.broadcast_address) + 1
     layout: dict[str, dict[Tier, IPv4Network]] = {az: {} for az in sorted(azs)}

@@ -108,6 +108,17 @@ COMPUTED: dict[str, Computed] = {
         "arn": f.arn("elasticloadbalancing", f"targetgroup/{f.physical}/73e2d6bc24d8a067"),
         "arnSuffix": f"targetgroup/{f.physical}/73e2d6bc24d8a067",
     },
+    # One endpoint per subnet mapping, reported the way the provider does once the firewall is READY.
+    "aws:networkfirewall/firewall:Firewall": lambda f: {
+        "firewallStatuses": [
+            {
+                "syncStates": [
+                    {"attachments": [{"subnetId": m["subnetId"], "endpointId": f"vpce-{_alphanumeric(m['subnetId'])}"}]}
+                    for m in f.inputs.get("subnetMappings", [])
+                ]
+            }
+        ]
+    },
     "aws:ecs/cluster:Cluster": lambda f: {"arn": f.arn("ecs", f"cluster/{f.physical}")},
     "aws:scheduler/scheduleGroup:ScheduleGroup": lambda f: {"arn": f.arn("scheduler", f"schedule-group/{f.physical}")},
     "aws:sfn/stateMachine:StateMachine": lambda f: {"arn": f.arn("states", f"stateMachine:{f.physical}")},

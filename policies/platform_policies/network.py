@@ -22,6 +22,8 @@ from platform_policies.helpers import (
 
 VPC = "aws:ec2/vpc:Vpc"
 ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
+ROUTE_TABLE = "aws:ec2/routeTable:RouteTable"
+ROUTE = "aws:ec2/route:Route"
 ENDPOINT_POLICY = "aws:ec2/vpcEndpointPolicy:VpcEndpointPolicy"
 FLOW_LOG = "aws:ec2/flowLog:FlowLog"
 SUBNET = "aws:ec2/subnet:Subnet"
@@ -249,6 +251,30 @@ def _endpoint_policy(stack: Stack, _: Mapping[str, Any]) -> Iterator[tuple[str, 
                         )
 
 
+def _egress_filtered(stack: Stack, config: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """The tier that runs workloads (route tables tagged `Tier=app`) sends its default route to a
+    firewall endpoint, never straight to a NAT or internet gateway: inline routes and `aws.ec2.Route`."""
+    tier = str(config.get("workloadTier") or "app")
+    for table in stack.of_type(ROUTE_TABLE):
+        with stack.deciding(table):
+            if tags_of(table).get("Tier") != tier:
+                continue
+            routes = [(table, r) for r in objs(table.get("routes"))]
+            routes += [(r, r.props) for r in related(stack, ROUTE, "routeTableId", table)]
+            for owner, route in routes:
+                if (
+                    str(route.get("cidrBlock") or route.get("destinationCidrBlock") or "") not in WORLD
+                    and str(route.get("ipv6CidrBlock") or route.get("destinationIpv6CidrBlock") or "") not in WORLD
+                ):
+                    continue
+                target = next((k for k in ("natGatewayId", "gatewayId", "egressOnlyGatewayId") if route.get(k)), None)
+                if target is not None:
+                    yield (
+                        owner.urn,
+                        f"the {tier} tier's default route goes to {target} {route.get(target)} without the egress firewall",
+                    )
+
+
 RULES = [
     Rule(id="vpc-flow-logs", description="Every VPC logs ALL traffic with a flow log.",
          why="Flow logs are the record of who talked to what during an incident.",
@@ -277,6 +303,13 @@ RULES = [
          fix="Set policy=platform_lib.iam.endpoint_policy(account, region, service).",
          anchors="PCI DSS 1.3.2, 1.4.4; aws-samples data-perimeter-policy-examples (resource and identity perimeter)",
          types=(ENDPOINT, ENDPOINT_POLICY), stack_check=_endpoint_policy),
+    Rule(id="vpc-egress-filtered", description="The workload tier reaches the internet only through the egress "
+         "firewall: its default routes point to a firewall endpoint, not to a NAT or internet gateway.",
+         why="A direct route to NAT lets a compromised task send card data to any address on the internet.",
+         fix="Declare platform:network.egress (and a firewall subnet per AZ); the network routes the app tier through it.",
+         anchors="PCI DSS 1.3.2, 1.4.4; AWS Network Firewall deployment model with NAT gateway",
+         types=(ROUTE_TABLE, ROUTE), stack_check=_egress_filtered,
+         config={"workloadTier": {"type": "string", "default": "app"}}),
     Rule(id="elb-hardening", description="Load balancers write access logs, drop invalid headers and span two AZs.",
          why="Logs are the record of every request; invalid headers enable request smuggling.",
          fix="Use the Cluster component.", anchors="cdk-nag AwsSolutions-ELB2; FSBP ELB.4, ELB.5, ELB.13",

@@ -35,9 +35,9 @@ REQUIREMENTS = (
     Requirement("1.3.1", "Inbound traffic to the cardholder data environment is restricted to what is necessary",
                 ("sg-no-world-ingress", "rds-not-public", "subnet-no-public-ip", "ecs-service-private")),
     Requirement("1.3.2", "Outbound traffic from the cardholder data environment is restricted to what is necessary",
-                ("vpc-endpoint-policy-scoped",), gap="AWS services are reached through VPC endpoints that pass only "
-                "this account's principals to its resources, but there is no egress allow-list (Network Firewall or "
-                "equivalent) yet: tasks in card scope may reach any internet address through the NAT gateways."),
+                ("vpc-egress-filtered", "vpc-endpoint-policy-scoped"), gap="Internet egress passes a Network Firewall "
+                "allow-list by name and AWS services are reached through scoped VPC endpoints, but DNS queries to the "
+                "VPC resolver are not filtered (no Route 53 Resolver DNS Firewall yet), a channel out of the VPC."),
     Requirement("1.4.2", "Inbound traffic from untrusted networks to trusted networks is restricted",
                 ("elb-internal-apps-private", "elb-web-firewall", "s3-public-access-block", "s3-policy-not-public",
                  "s3-acls-disabled", "s3-no-public-acl", "resource-policies-scoped", "lambda-permission-scoped",

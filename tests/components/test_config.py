@@ -74,9 +74,45 @@ MALFORMED = [
     ),
     pytest.param(
         "platform:network",
-        _set(["azs", "us-east-1a"], {"public": "10.50.3.0/24", "app": "10.50.80.0/20", "db": "10.50.67.0/24"}),
+        _set(
+            ["azs", "us-east-1a"],
+            {"public": "10.50.4.0/24", "app": "10.50.80.0/20", "db": "10.50.67.0/24", "firewall": "10.50.3.64/28"},
+        ),
         "platform:network.azs.us-east-1a: is not an availability zone of region ap-northeast-1",
         id="az-outside-region",
+    ),
+    pytest.param(
+        "platform:network",
+        _delete(["azs", AZ_A, "firewall"]),
+        "platform:network: egress filtering puts a firewall endpoint in every AZ: add a `firewall` subnet (a /28 is "
+        "enough) to azs.ap-northeast-1a",
+        id="egress-without-a-firewall-subnet",
+    ),
+    pytest.param(
+        "platform:network",
+        _delete(["egress"]),
+        "platform:network: `firewall` subnets are declared but `egress` is not",
+        id="firewall-subnets-without-egress",
+    ),
+    pytest.param(
+        "platform:network",
+        _set(["azs", AZ_A, "firewall"], "10.50.0.16/28"),
+        "platform:network.azs.ap-northeast-1a.firewall: 10.50.0.16/28 overlaps "
+        "platform:network.azs.ap-northeast-1a.public",
+        id="firewall-subnet-overlaps",
+    ),
+    pytest.param(
+        "platform:network",
+        _set(["egress", "allowedDomains"], ["api.acquirer.example", "*.evil.example", "https://x.example"]),
+        "platform:network.egress.allowedDomains: not a domain name Network Firewall takes: '*.evil.example', "
+        "'https://x.example'",
+        id="egress-domain-with-a-wildcard",
+    ),
+    pytest.param(
+        "platform:network",
+        _set(["egress", "mode"], "log"),
+        "platform:network.egress.mode:",
+        id="egress-mode-unknown",
     ),
     pytest.param(
         "platform:network",

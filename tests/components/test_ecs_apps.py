@@ -93,7 +93,8 @@ def test_worker_runs_the_api_image_with_its_own_command(platform: ProgramRun) ->
     assert "portMappings" not in app
     policy = policy_of(platform.named("worker-execution-policy").inputs)
     pull = next(s for s in policy["Statement"] if s["Sid"] == "PullImage")
-    assert pull["Resource"] == [f"arn:aws:ecr:ap-northeast-1:{_account(platform)}:repository/api"]
+    account = _account(platform)
+    assert pull["Resource"] == [f"arn:aws:ecr:ap-northeast-1:{account}:repository/{r}" for r in ("api", "ecr-public/*")]
 
 
 def test_secrets_come_only_by_reference(platform: ProgramRun) -> None:
@@ -594,3 +595,22 @@ def test_bad_app_config_is_rejected_with_its_key(
     stack_values: Callable[[str], dict[str, str]], change: Callable[[dict[str, Any]], None], expected: str
 ) -> None:
     assert_rejected(stack_values("prd"), "platform:apps", change, expected, stack="prd")
+
+
+def test_sidecar_images_come_from_ecr_public_through_this_accounts_cache(platform: ProgramRun) -> None:
+    """No task needs the internet to start: its sidecars are pulled over the VPC endpoints."""
+    account = _account(platform)
+    rule = platform.named("cluster-sidecar-cache").inputs
+    assert (rule["ecrRepositoryPrefix"], rule["upstreamRegistryUrl"]) == ("ecr-public", "public.ecr.aws")
+    template = platform.named("cluster-sidecar-repositories").inputs
+    assert template["appliedFors"] == ["PULL_THROUGH_CACHE"]
+    assert template["imageTagMutability"] == "IMMUTABLE"
+    cached = f"{account}.dkr.ecr.ap-northeast-1.amazonaws.com/ecr-public/"
+    for app in apps_of(platform):
+        sidecars = [c for name, c in containers(platform, app).items() if name != "app"]
+        assert sidecars
+        assert all(str(c["image"]).startswith(cached) for c in sidecars), app
+        statements = {s["Sid"]: s for s in policy_of(platform.named(f"{app}-execution-policy").inputs)["Statement"]}
+        repositories = f"arn:aws:ecr:ap-northeast-1:{account}:repository/ecr-public/*"
+        assert repositories in statements["PullImage"]["Resource"]
+        assert statements["CacheSidecarImages"]["Resource"] == [repositories]

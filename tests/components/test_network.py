@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from platform_config.network import DEFAULT_INTERFACE_ENDPOINTS
-from tests.conftest import policy_of
+from platform_config.network import DEFAULT_INTERFACE_ENDPOINTS, EgressConfig, NetworkConfig
+from platform_config.profiles import PROFILES
+from tests.conftest import config_of, policy_of, run_component
 from tools.mock_runtime import ProgramRun, RecordedResource
 
 AZS = ["ap-northeast-1a", "ap-northeast-1c", "ap-northeast-1d"]
+ACCOUNTS = {"stg": "210987654321", "prd": "123456789012"}
 VPC_CIDR = {"stg": "10.50.0.0/16", "prd": "10.60.0.0/16"}
 
 
@@ -33,7 +35,8 @@ def test_every_aws_resource_uses_a_pinned_provider(platform: ProgramRun) -> None
 def test_network_is_in_the_primary_region(platform: ProgramRun) -> None:
     (network,) = platform.of_type("platform:network:Network")
     for resource in platform.children_of(network.urn):
-        assert resource.provider.split("::")[-2] == "platform-aws"
+        if resource.custom:  # a component (the egress firewall) has no provider of its own
+            assert resource.provider.split("::")[-2] == "platform-aws", resource.name
 
 
 def test_vpc_has_dns_for_private_endpoints(platform: ProgramRun) -> None:
@@ -43,34 +46,133 @@ def test_vpc_has_dns_for_private_endpoints(platform: ProgramRun) -> None:
     assert vpc.inputs["enableDnsHostnames"] is True
 
 
-def test_three_tiers_per_az_and_no_public_ips(platform: ProgramRun) -> None:
+def test_every_tier_of_the_config_per_az_and_no_public_ips(platform: ProgramRun) -> None:
     subnets = by_name(platform, "aws:ec2/subnet:Subnet")
-    assert sorted(subnets) == sorted(f"network-subnet-{tier}-{az}" for tier in ("public", "app", "db") for az in AZS)
+    layout = config_of(platform).network.layout()
+    assert sorted(subnets) == sorted(f"network-subnet-{tier}-{az}" for az, tiers in layout.items() for tier in tiers)
+    assert all({"public", "app", "db"} <= set(tiers) for tiers in layout.values())
     for name, subnet in subnets.items():
         assert subnet.inputs["availabilityZone"] == name.split("-", 3)[3]
         assert subnet.inputs["mapPublicIpOnLaunch"] is False
 
 
-def test_a_route_table_per_az_and_tier_with_the_right_default_route(platform: ProgramRun) -> None:
-    tables = by_name(platform, "aws:ec2/routeTable:RouteTable")
-    assert len(tables) == 9
+def network_run(
+    settings: NetworkConfig, *, environment: str = "stg", platform_egress: tuple[str, ...] = ()
+) -> ProgramRun:
+    from components.network import Network, NetworkArgs
+    from platform_config.context import StackContext
+    from platform_config.profiles import PROFILES
+
+    ctx = StackContext(
+        environment=environment,
+        region="ap-northeast-1",
+        account_id=ACCOUNTS[environment],
+        profile=PROFILES[environment],
+    )
+    return run_component(
+        lambda: Network("network", NetworkArgs(context=ctx, settings=settings, platform_egress=platform_egress)),
+        stack=environment,
+    )
+
+
+def without_egress(settings: NetworkConfig) -> NetworkConfig:
+    azs = {az: subnets.model_copy(update={"firewall": None}) for az, subnets in settings.azs.items()}
+    return settings.model_copy(update={"egress": None, "azs": azs})
+
+
+def default_routes(run: ProgramRun) -> dict[str, dict[str, object]]:
+    """`<tier>-<az>` -> the target of its route table's 0.0.0.0/0 route (absent: no way out)."""
+    tables = {r.name.removeprefix("network-rt-"): f"{r.name}-id" for r in run.of_type("aws:ec2/routeTable:RouteTable")}
+    routes = [r.inputs for r in run.of_type("aws:ec2/route:Route") if r.inputs["destinationCidrBlock"] == "0.0.0.0/0"]
+    by_table = {route["routeTableId"]: route for route in routes}
+    return {key: by_table[table] for key, table in tables.items() if table in by_table}
+
+
+def endpoint_of(az: str) -> str:
+    """The mock runtime's id of the firewall endpoint in `az`'s firewall subnet (tools/mocks.py)."""
+    return f"vpce-networksubnetfirewall{az.replace('-', '')}id"
+
+
+def test_each_subnet_has_its_own_route_table(platform: ProgramRun) -> None:
     associations = {
         r.inputs["subnetId"]: r.inputs["routeTableId"]
         for r in platform.of_type("aws:ec2/routeTableAssociation:RouteTableAssociation")
     }
-    routes = platform.of_type("aws:ec2/route:Route")
-    for tier in ("public", "app", "db"):
-        for az in AZS:
-            table_id = f"network-rt-{tier}-{az}-id"
-            assert associations[f"network-subnet-{tier}-{az}-id"] == table_id
-            defaults = [r for r in routes if r.inputs["routeTableId"] == table_id]
-            if tier == "public":
-                assert [r.inputs.get("gatewayId") for r in defaults] == ["network-igw-id"]
-            elif tier == "app":
-                assert len(defaults) == 1
-                assert defaults[0].inputs["natGatewayId"].startswith("network-nat-")
-            else:
-                assert defaults == [], "the db tier must have no route out of the VPC"
+    subnets = [r.name.removeprefix("network-subnet-") for r in platform.of_type("aws:ec2/subnet:Subnet")]
+    assert {associations[f"network-subnet-{key}-id"] for key in subnets} == {f"network-rt-{key}-id" for key in subnets}
+
+
+def test_with_egress_filtering_the_app_tier_leaves_only_through_its_azs_firewall_endpoint(platform: ProgramRun) -> None:
+    settings = config_of(platform).network
+    assert settings.egress is not None, "both stacks filter egress"
+    routes = default_routes(platform)
+    for az in settings.azs:
+        assert routes[f"app-{az}"].get("vpcEndpointId") == endpoint_of(az)
+        assert "natGatewayId" not in routes[f"app-{az}"]
+        assert str(routes[f"firewall-{az}"]["natGatewayId"]).startswith("network-nat-")
+        assert routes[f"public-{az}"]["gatewayId"] == "network-igw-id"
+        assert f"db-{az}" not in routes, "the db tier must have no route out of the VPC"
+    # The way back: every public table sends each app CIDR to that AZ's endpoint (symmetric for the
+    # stateful engine), whichever NAT the traffic left through.
+    returns = [r.inputs for r in platform.of_type("aws:ec2/route:Route") if r.name.count("-return-app-")]
+    for public_az in settings.azs:
+        for app_az, subnets in settings.azs.items():
+            (route,) = [r for r in returns if r["routeTableId"] == f"network-rt-public-{public_az}-id"
+                        and r["destinationCidrBlock"] == str(subnets.app)]  # fmt: skip
+            assert route["vpcEndpointId"] == endpoint_of(app_az)
+
+
+def test_without_egress_filtering_the_app_tier_routes_to_nat_and_there_is_no_firewall(stg: ProgramRun) -> None:
+    run = network_run(without_egress(config_of(stg).network))
+    routes = default_routes(run)
+    for az in config_of(stg).network.azs:
+        assert str(routes[f"app-{az}"]["natGatewayId"]).startswith("network-nat-")
+        assert f"firewall-{az}" not in routes
+    assert not run.of_type("aws:networkfirewall/firewall:Firewall")
+    assert not [r for r in run.of_type("aws:ec2/route:Route") if "-return-app-" in r.name]
+
+
+@pytest.mark.parametrize(("mode", "actions"), [("enforce", ["aws:drop_established", "aws:alert_established"]),
+                                               ("alert", ["aws:alert_established"])])  # fmt: skip
+def test_the_firewall_passes_only_the_allowed_names_and_drops_and_logs_the_rest(
+    stg: ProgramRun, mode: str, actions: list[str]
+) -> None:
+    settings = config_of(stg).network
+    egress = EgressConfig(allowed_domains=("api.card-network.example", ".acquirer.example"), mode=mode)  # type: ignore[arg-type]
+    run = network_run(settings.model_copy(update={"egress": egress}), platform_egress=(".ap1.datadoghq.com",))
+    (group,) = run.of_type("aws:networkfirewall/ruleGroup:RuleGroup")
+    listed = group.inputs["ruleGroup"]["rulesSource"]["rulesSourceList"]
+    assert listed["generatedRulesType"] == "ALLOWLIST"
+    assert sorted(listed["targetTypes"]) == ["HTTP_HOST", "TLS_SNI"]
+    assert listed["targets"] == [".acquirer.example", ".ap1.datadoghq.com", "api.card-network.example"]
+    assert group.inputs["capacity"] >= 2 * len(listed["targets"])
+    (policy,) = run.of_type("aws:networkfirewall/firewallPolicy:FirewallPolicy")
+    document = policy.inputs["firewallPolicy"]
+    assert document["statelessDefaultActions"] == document["statelessFragmentDefaultActions"] == ["aws:forward_to_sfe"]
+    assert document["statefulEngineOptions"] == {"ruleOrder": "STRICT_ORDER"}
+    assert document["statefulDefaultActions"] == actions
+    (firewall,) = run.of_type("aws:networkfirewall/firewall:Firewall")
+    assert sorted(m["subnetId"] for m in firewall.inputs["subnetMappings"]) == sorted(
+        f"network-subnet-firewall-{az}-id" for az in settings.azs
+    )
+    (logging,) = run.of_type("aws:networkfirewall/loggingConfiguration:LoggingConfiguration")
+    kinds = {c["logType"] for c in logging.inputs["loggingConfiguration"]["logDestinationConfigs"]}
+    assert kinds == {"ALERT", "FLOW"}
+    for group_resource in run.of_type("aws:cloudwatch/logGroup:LogGroup"):
+        if "egress-firewall" in group_resource.inputs["name"]:
+            assert group_resource.inputs["retentionInDays"] >= PROFILES["stg"].min_audit_log_retention_days
+
+
+def test_production_protects_the_firewall_from_deletion(prd: ProgramRun) -> None:
+    firewall = prd.named("network-egress-firewall").inputs
+    assert firewall["deleteProtection"] is True
+    assert firewall["subnetChangeProtection"] is True
+
+
+def test_the_platform_allows_its_datadog_site_out(platform: ProgramRun) -> None:
+    (group,) = platform.of_type("aws:networkfirewall/ruleGroup:RuleGroup")
+    site = config_of(platform).monitoring.datadog_site
+    assert f".{site}" in group.inputs["ruleGroup"]["rulesSource"]["rulesSourceList"]["targets"]
 
 
 def test_db_tier_has_no_internet_route(platform: ProgramRun) -> None:
@@ -89,10 +191,11 @@ def test_nat_gateways_per_environment(stack: str, count: int) -> None:
     assert {n.inputs["subnetId"] for n in nats} <= {f"network-subnet-public-{az}-id" for az in AZS}
 
 
-def test_prd_app_tier_routes_through_its_own_az_nat(prd: ProgramRun) -> None:
-    for az in AZS:
-        (route,) = [r for r in prd.of_type("aws:ec2/route:Route") if r.name == f"network-route-app-{az}-nat"]
-        assert route.inputs["natGatewayId"] == f"network-nat-{az}-id"
+def test_prd_leaves_through_the_nat_of_its_own_az(prd: ProgramRun) -> None:
+    routes = default_routes(prd)
+    tier = "firewall" if config_of(prd).network.egress else "app"
+    for az in config_of(prd).network.azs:
+        assert routes[f"{tier}-{az}"]["natGatewayId"] == f"network-nat-{az}-id"
 
 
 def test_s3_gateway_endpoint_serves_the_app_tier(platform: ProgramRun) -> None:
@@ -116,7 +219,6 @@ def test_interface_endpoints_use_private_dns_and_their_own_security_group(platfo
         assert sorted(endpoint.inputs["subnetIds"]) == [f"network-subnet-app-{az}-id" for az in AZS]
 
 
-ACCOUNTS = {"stg": "210987654321", "prd": "123456789012"}
 ATTACKER = "999988887777"
 
 
@@ -218,3 +320,20 @@ def test_components_parent_their_children(platform: ProgramRun) -> None:
     assert len(children) > 40
     orphans = [r.name for r in platform.resources if r.custom and not r.parent]
     assert orphans == []
+
+
+def test_the_endpoint_is_found_in_the_firewalls_status_as_the_sdk_or_the_mocks_give_it() -> None:
+    import pulumi_aws as aws
+
+    from components.egress_firewall import endpoint_in
+
+    types = aws.networkfirewall.outputs
+    typed = [types.FirewallFirewallStatus(sync_states=[types.FirewallFirewallStatusSyncState(
+        availability_zone="ap-northeast-1a",
+        attachments=[types.FirewallFirewallStatusSyncStateAttachment(endpoint_id="vpce-1", subnet_id="subnet-a")],
+    )])]  # fmt: skip
+    plain = [{"syncStates": [{"attachments": [{"subnetId": "subnet-c", "endpointId": "vpce-3"}]}]}]
+    assert endpoint_in(typed, "subnet-a") == "vpce-1"
+    assert endpoint_in(plain, "subnet-c") == "vpce-3"
+    with pytest.raises(ValueError, match="no endpoint in subnet subnet-x"):
+        endpoint_in(typed, "subnet-x")

@@ -200,6 +200,15 @@ def standalone_endpoint_policy(document: str) -> Change:
 ENDPOINT_POLICY = "aws:ec2/vpcEndpointPolicy:VpcEndpointPolicy"
 OUR_PRINCIPALS = {"StringEquals": {"aws:PrincipalAccount": "210987654321"}}
 OUR_RESOURCES = {"StringEquals": {"aws:PrincipalAccount": "210987654321", "aws:ResourceAccount": "210987654321"}}
+APP_ROUTE = "network-route-app-ap-northeast-1a-firewall"
+
+
+def app_route_to_nat(resources: Resources) -> None:
+    route = named(resources, APP_ROUTE)
+    route.inputs.pop("vpcEndpointId")
+    route.inputs["natGatewayId"] = "network-nat-ap-northeast-1a-id"
+
+
 VIA_RDS = {"StringEquals": {"kms:ViaService": "rds.ap-northeast-1.amazonaws.com"}}
 
 
@@ -361,6 +370,9 @@ CASES = [
     Case("vpc-endpoint-policy-scoped", ("network-endpoint-s3",), set_input("network-endpoint-s3", "policy", policy({"AWS": "*"}, "s3:GetObject")), good=set_input("network-endpoint-s3", "policy", policy({"AWS": "*"}, "s3:GetObject", **OUR_PRINCIPALS)), label="any-credentials"),
     Case("vpc-endpoint-policy-scoped", ("network-endpoint-secretsmanager",), set_input("network-endpoint-secretsmanager", "policy", policy("*", "*", **OUR_PRINCIPALS)), good=set_input("network-endpoint-secretsmanager", "policy", policy("*", "*", **OUR_RESOURCES)), label="any-resource"),
     Case("vpc-endpoint-policy-scoped", ("network-endpoint-s3",), standalone_endpoint_policy(policy("*", "*")), good=standalone_endpoint_policy(policy("*", "*", **OUR_RESOURCES)), label="standalone"),
+    Case("vpc-egress-filtered", (APP_ROUTE, "network-rt-app-ap-northeast-1a"), app_route_to_nat),
+    Case("vpc-egress-filtered", ("network-rt-app-ap-northeast-1a",), set_input("network-rt-app-ap-northeast-1a", "routes", [{"cidrBlock": "0.0.0.0/0", "natGatewayId": "nat-1"}]), good=set_input("network-rt-app-ap-northeast-1a", "routes", [{"cidrBlock": "10.99.0.0/16", "natGatewayId": "nat-1"}]), label="inline-route"),
+    Case("vpc-egress-filtered", ("network-rt-app-ap-northeast-1a",), set_input("network-rt-app-ap-northeast-1a", "routes", [{"ipv6CidrBlock": "::/0", "egressOnlyGatewayId": "eigw-1"}]), label="ipv6-egress-only"),
     Case("log-retention", ("network-flow-logs",), drop_input("network-flow-logs", "retentionInDays")),
     Case("required-tags", ("network-vpc",), set_input("platform-aws", "defaultTags", json.dumps({"tags": {"Env": "stg"}}))),
     Case("stateful-protected", ("app-key",), protect("app-key", False), good=protect("app-key", True)),
